@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Runs each replicator on the same backlog and measures it from the outside.
+
+Each run uses its own source alias for cluster A (so topic names and internal topics never collide between
+runs), waits until the mirrored topic on B holds every record, and reads CPU time and peak RSS of the
+replicator process from /proc. Nothing here is a pass/fail threshold: it reports numbers."""
+import argparse
+import datetime
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+from confluent_kafka import Consumer, TopicPartition
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+A = os.environ["KMIRROR_A_BOOTSTRAP"]
+B = os.environ["KMIRROR_B_BOOTSTRAP"]
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tool(*args, **kw):
+    return subprocess.run([str(ROOT / "scripts/kafka-tool"), *args], check=True, capture_output=True, text=True, **kw)
+
+
+def end_offsets(bootstrap, topic, partitions):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-probe", "enable.auto.commit": False})
+    try:
+        md = c.list_topics(topic, timeout=10)
+        t = md.topics.get(topic)
+        if t is None or t.error is not None:
+            return 0
+        total = 0
+        for p in range(partitions):
+            _lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            total += max(hi, 0)
+        return total
+    finally:
+        c.close()
+
+
+def proc_stats(pid):
+    """(cpu seconds, peak RSS in MB) of pid and its children (MM2's JVM is a child of the launcher shell)."""
+    cpu, rss = 0.0, 0
+    pids = [pid]
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        pids += [int(p) for p in out]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            cpu += (int(fields[11]) + int(fields[12])) / TICKS
+            for line in open(f"/proc/{p}/status"):
+                if line.startswith("VmHWM:"):
+                    rss += int(line.split()[1]) // 1024
+        except (OSError, IndexError, ValueError):
+            pass
+    return cpu, rss
+
+
+def mm2_properties(alias, tasks):
+    return f"""clusters = {alias}, B
+{alias}.bootstrap.servers = {A}
+B.bootstrap.servers = {B}
+{alias}->B.enabled = true
+{alias}->B.topics = bench
+B->{alias}.enabled = false
+replication.factor = 1
+checkpoints.topic.replication.factor = 1
+heartbeats.topic.replication.factor = 1
+offset-syncs.topic.replication.factor = 1
+offset.storage.replication.factor = 1
+status.storage.replication.factor = 1
+config.storage.replication.factor = 1
+refresh.topics.interval.seconds = 5
+tasks.max = {tasks}
+"""
+
+
+def run_one(name, alias, cmd, expected, partitions, workdir):
+    target_topic = f"{alias}.bench"
+    log = open(workdir / f"{alias}.log", "w")
+    start = time.time()
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    first_at, peak_rss, cpu = None, 0, 0.0
+    copied = 0
+    deadline = start + 1800
+    while time.time() < deadline:
+        time.sleep(1)
+        c, r = proc_stats(proc.pid)
+        cpu, peak_rss = max(cpu, c), max(peak_rss, r)
+        if proc.poll() is not None:
+            break
+        copied = end_offsets(B, target_topic, partitions)
+        if copied and first_at is None:
+            first_at = time.time()
+        if copied >= expected:
+            break
+    done = time.time()
+    c, r = proc_stats(proc.pid)
+    cpu, peak_rss = max(cpu, c), max(peak_rss, r)
+    os.killpg(proc.pid, 15)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+    return {"name": name, "copied": copied, "expected": expected, "total_s": done - start,
+            "copy_s": done - (first_at or start), "cpu_s": cpu, "rss_mb": peak_rss}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--record-size", type=int, default=1024)
+    ap.add_argument("--partitions", type=int, default=12)
+    ap.add_argument("--only", choices=["kmirror", "mm2"])
+    args = ap.parse_args()
+    workdir = ROOT / "run/bench/work"
+    workdir.mkdir(parents=True, exist_ok=True)
+    n, size, parts = args.records, args.record_size, args.partitions
+    gb = n * size / 1e9
+
+    print(f"creating backlog: {n} records x {size} B lz4 on {parts} partitions", file=sys.stderr)
+    tool("topics", "--bootstrap-server", A, "--create", "--topic", "bench", "--partitions", str(parts))
+    perf = ["producer-perf", "--topic", "bench", "--num-records", str(n), "--record-size", str(size),
+            "--throughput", "-1", "--producer-props", f"bootstrap.servers={A}", "compression.type=lz4",
+            "linger.ms=20", "batch.size=262144", "acks=all"]
+    fill = tool(*perf).stdout.strip().splitlines()[-1]
+    print("backlog:", fill, file=sys.stderr)
+
+    tool("topics", "--bootstrap-server", B, "--create", "--topic", "ceiling", "--partitions", str(parts))
+    perf[2] = "ceiling"
+    perf[perf.index(f"bootstrap.servers={A}")] = f"bootstrap.servers={B}"
+    ceiling = tool(*perf).stdout.strip().splitlines()[-1]
+    print("ceiling:", ceiling, file=sys.stderr)
+
+    results = []
+    runs = []
+    if args.only in (None, "kmirror"):
+        runs.append(("kmirror", "KM", None))
+    if args.only in (None, "mm2"):
+        runs += [("MirrorMaker 2, tasks.max=1", "MMone", 1), ("MirrorMaker 2, tasks.max=12", "MMtwelve", 12)]
+    for name, alias, tasks in runs:
+        props = workdir / f"{alias}.properties"
+        props.write_text(mm2_properties(alias, tasks or 1))
+        if tasks is None:
+            cmd = [str(ROOT / "target/release/kmirror"), "run", "--config", str(props)]
+        else:
+            cmd = ["env", "KMIRROR_TOOL_HEAP=-Xms256M -Xmx2G", str(ROOT / "scripts/kafka-tool"), "mirror-maker",
+                   str(props), "--clusters", "B"]
+        print(f"running {name}", file=sys.stderr)
+        r = run_one(name, alias, cmd, n, parts, workdir)
+        print(r, file=sys.stderr)
+        results.append(r)
+
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"# Benchmark {now}", "",
+             f"Backlog: {n:,} records of {size} B (lz4), {parts} partitions, {gb:.2f} GB uncompressed; "
+             f"single-node local clusters on one 2-core machine.", "",
+             f"Ceiling (Kafka ProducerPerformance into B): `{ceiling}`", "",
+             "| replicator | records copied | copy time (s) | MB/s | CPU s | CPU s per GB | peak RSS (MB) |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        mbs = r["copied"] * size / 1e6 / r["copy_s"] if r["copy_s"] > 0 else 0
+        lines.append(f"| {r['name']} | {r['copied']:,}/{r['expected']:,} | {r['copy_s']:.1f} | {mbs:.1f} | "
+                     f"{r['cpu_s']:.1f} | {r['cpu_s'] / gb:.1f} | {r['rss_mb']} |")
+    lines += ["", "copy time runs from the first record seen on B to the last; MB/s counts uncompressed record "
+              "bytes; CPU and RSS are the replicator process's own (from /proc)."]
+    out = ROOT / "bench/results" / (datetime.datetime.now().strftime("%Y%m%d-%H%M") + ".md")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"written to {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

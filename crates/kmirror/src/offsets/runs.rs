@@ -1,0 +1,253 @@
+//! The exact source→target offset map of one mirrored partition, as runs of constant difference.
+//!
+//! Every produce acknowledgement says where a batch landed, so kmirror knows the target offset of every
+//! record it copied. Consecutive records whose offsets advance together on both sides form one run; a gap in
+//! the source (compaction, transaction markers, retention, records filtered out) starts a new one. Memory is
+//! bounded: only the newest `max_runs` runs are kept.
+
+use std::collections::VecDeque;
+
+/// Source offsets `[source_start, source_start + len)` were copied to `[target_start, target_start + len)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    pub source_start: i64,
+    pub target_start: i64,
+    pub len: i64,
+}
+
+impl Run {
+    fn source_end(&self) -> i64 {
+        self.source_start + self.len
+    }
+    fn target_end(&self) -> i64 {
+        self.target_start + self.len
+    }
+}
+
+/// A (source offset, target offset) pair worth publishing as an MM2 offset-sync: both ends of every run, so a
+/// reader of the syncs can tell a run from a gap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncPoint {
+    pub source: i64,
+    pub target: i64,
+}
+
+/// Where a consumer positioned at a source offset must continue on the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Translation {
+    /// Exactly this target offset: everything before it on the target was consumed on the source, nothing
+    /// after it was.
+    Exact(i64),
+    /// The source offset is older than the retained history: no safe answer from this map.
+    OlderThanHistory,
+    /// Nothing has been copied yet.
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+pub struct OffsetRuns {
+    runs: VecDeque<Run>,
+    max_runs: usize,
+}
+
+impl OffsetRuns {
+    pub fn new(max_runs: usize) -> Self {
+        Self {
+            runs: VecDeque::new(),
+            max_runs: max_runs.max(2),
+        }
+    }
+
+    /// Starts the map from a known point (e.g. reloaded progress): `source` was copied to `target`.
+    pub fn seed(&mut self, source: i64, target: i64) {
+        self.runs.clear();
+        self.runs.push_back(Run {
+            source_start: source,
+            target_start: target,
+            len: 1,
+        });
+    }
+
+    /// Records that records with these source offsets (ascending) were written to target offsets
+    /// `target_base, target_base + 1, ...`. Returns the sync points this creates (run boundaries).
+    pub fn record(
+        &mut self,
+        source_offsets: impl IntoIterator<Item = i64>,
+        target_base: i64,
+    ) -> Vec<SyncPoint> {
+        let mut syncs = Vec::new();
+        let mut target = target_base;
+        for source in source_offsets {
+            let extends = self
+                .runs
+                .back()
+                .is_some_and(|r| r.source_end() == source && r.target_end() == target);
+            if extends {
+                if let Some(last) = self.runs.back_mut() {
+                    last.len += 1;
+                }
+            } else {
+                if let Some(last) = self.runs.back() {
+                    syncs.push(SyncPoint {
+                        source: last.source_end() - 1,
+                        target: last.target_end() - 1,
+                    });
+                }
+                syncs.push(SyncPoint { source, target });
+                self.runs.push_back(Run {
+                    source_start: source,
+                    target_start: target,
+                    len: 1,
+                });
+                if self.runs.len() > self.max_runs {
+                    self.runs.pop_front();
+                }
+            }
+            target += 1;
+        }
+        syncs
+    }
+
+    /// Records a dense span `first..first+count` landing at `target_base..`.
+    pub fn record_dense(&mut self, first: i64, count: i64, target_base: i64) -> Vec<SyncPoint> {
+        // A dense span that extends the last run, or starts a new one, changes at most one boundary, so
+        // extend in one step instead of record by record.
+        if count <= 0 {
+            return Vec::new();
+        }
+        let mut syncs = self.record(std::iter::once(first), target_base);
+        if let Some(last) = self.runs.back_mut() {
+            last.len += count - 1;
+        }
+        syncs.dedup();
+        syncs
+    }
+
+    /// The last copied record: (source offset, target offset).
+    pub fn last(&self) -> Option<SyncPoint> {
+        self.runs.back().map(|r| SyncPoint {
+            source: r.source_end() - 1,
+            target: r.target_end() - 1,
+        })
+    }
+
+    /// Translates a consumer position on the source (the next offset it would read) to the target.
+    pub fn translate(&self, source: i64) -> Translation {
+        let (Some(first), Some(last)) = (self.runs.front(), self.runs.back()) else {
+            return Translation::Unknown;
+        };
+        if source < first.source_start {
+            return Translation::OlderThanHistory;
+        }
+        if source >= last.source_end() {
+            return Translation::Exact(last.target_end());
+        }
+        // The run containing `source`, or the last run before it (then `source` sits in the gap after it).
+        let idx = self.runs.partition_point(|r| r.source_start <= source) - 1;
+        let run = self.runs[idx];
+        if source < run.source_end() {
+            Translation::Exact(run.target_start + (source - run.source_start))
+        } else {
+            Translation::Exact(
+                self.runs
+                    .get(idx + 1)
+                    .map_or(run.target_end(), |next| next.target_start),
+            )
+        }
+    }
+
+    pub fn runs(&self) -> impl Iterator<Item = &Run> {
+        self.runs.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dense_batches_extend_one_run() {
+        let mut m = OffsetRuns::new(16);
+        assert_eq!(
+            m.record_dense(0, 10, 0),
+            vec![SyncPoint {
+                source: 0,
+                target: 0
+            }]
+        );
+        assert!(m.record_dense(10, 5, 10).is_empty());
+        assert_eq!(m.runs().count(), 1);
+        assert_eq!(m.translate(0), Translation::Exact(0));
+        assert_eq!(m.translate(7), Translation::Exact(7));
+        assert_eq!(m.translate(15), Translation::Exact(15));
+        assert_eq!(m.translate(100), Translation::Exact(15));
+    }
+
+    #[test]
+    fn gaps_start_new_runs_and_translate_to_the_next_copied_record() {
+        let mut m = OffsetRuns::new(16);
+        m.record_dense(0, 10, 0); // 0..=9 -> 0..=9
+        // offset 10 is a transaction marker: the next data record is 11
+        let syncs = m.record_dense(11, 5, 10); // 11..=15 -> 10..=14
+        assert_eq!(
+            syncs,
+            vec![
+                SyncPoint {
+                    source: 9,
+                    target: 9
+                },
+                SyncPoint {
+                    source: 11,
+                    target: 10
+                }
+            ]
+        );
+        assert_eq!(m.translate(9), Translation::Exact(9));
+        assert_eq!(
+            m.translate(10),
+            Translation::Exact(10),
+            "position on the marker continues at the next record"
+        );
+        assert_eq!(m.translate(11), Translation::Exact(10));
+        assert_eq!(m.translate(13), Translation::Exact(12));
+        assert_eq!(m.translate(16), Translation::Exact(15));
+    }
+
+    #[test]
+    fn compacted_offsets_map_record_by_record() {
+        let mut m = OffsetRuns::new(16);
+        m.record([0, 3, 4, 9], 100);
+        assert_eq!(m.translate(0), Translation::Exact(100));
+        assert_eq!(m.translate(1), Translation::Exact(101));
+        assert_eq!(m.translate(3), Translation::Exact(101));
+        assert_eq!(m.translate(4), Translation::Exact(102));
+        assert_eq!(m.translate(5), Translation::Exact(103));
+        assert_eq!(m.translate(9), Translation::Exact(103));
+        assert_eq!(m.translate(10), Translation::Exact(104));
+    }
+
+    #[test]
+    fn history_is_bounded_and_says_so() {
+        let mut m = OffsetRuns::new(2);
+        m.record([0, 10, 20], 0);
+        assert_eq!(m.runs().count(), 2);
+        assert_eq!(m.translate(0), Translation::OlderThanHistory);
+        assert_eq!(m.translate(10), Translation::Exact(1));
+        assert_eq!(OffsetRuns::new(4).translate(5), Translation::Unknown);
+    }
+
+    #[test]
+    fn seeded_map_continues_from_reloaded_progress() {
+        let mut m = OffsetRuns::new(8);
+        m.seed(499, 480);
+        assert_eq!(m.translate(500), Translation::Exact(481));
+        assert!(m.record_dense(500, 10, 481).is_empty());
+        assert_eq!(
+            m.last(),
+            Some(SyncPoint {
+                source: 509,
+                target: 490
+            })
+        );
+    }
+}

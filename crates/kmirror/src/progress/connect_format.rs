@@ -1,0 +1,183 @@
+//! Connect's JSON offset records for MirrorSourceConnector.
+//!
+//! Key: `["MirrorSourceConnector",{"cluster":"A","partition":0,"topic":"orders"}]` (the field order is what
+//! Java's HashMap gives for these three names, which makes kmirror's keys byte-identical to MM2's, so the
+//! compacted topic keeps one record per partition whoever wrote it).
+//! Value: `{"offset":N}` where N is the last copied source offset; kmirror adds `"kmirror.downstream"`, the
+//! target offset that record landed at (MM2 ignores fields it does not know).
+
+use serde_json::{Value, json};
+
+/// Connect's name for MM2's source connector; part of every progress key.
+pub const SOURCE_CONNECTOR: &str = "MirrorSourceConnector";
+
+/// One partition's committed progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceProgress {
+    /// Last source offset copied (the next fetch starts at `offset + 1`).
+    pub offset: i64,
+    /// Target offset of that record, when kmirror wrote it (absent in MM2's records).
+    pub downstream: Option<i64>,
+}
+
+pub fn encode_progress_key(cluster: &str, topic: &str, partition: i32) -> Vec<u8> {
+    // Built by hand to fix the field order; serde_json escapes the strings.
+    format!(
+        "[{},{{\"cluster\":{},\"partition\":{partition},\"topic\":{}}}]",
+        Value::from(SOURCE_CONNECTOR),
+        Value::from(cluster),
+        Value::from(topic)
+    )
+    .into_bytes()
+}
+
+/// (cluster, topic, partition) from a progress key, or None for records of other connectors.
+pub fn decode_progress_key(key: &[u8]) -> Option<(String, String, i32)> {
+    let v: Value = serde_json::from_slice(key).ok()?;
+    let arr = v.as_array()?;
+    if arr.len() != 2 || arr[0].as_str()? != SOURCE_CONNECTOR {
+        return None;
+    }
+    let m = arr[1].as_object()?;
+    let partition = i32::try_from(m.get("partition")?.as_i64()?).ok()?;
+    Some((
+        m.get("cluster")?.as_str()?.to_string(),
+        m.get("topic")?.as_str()?.to_string(),
+        partition,
+    ))
+}
+
+pub fn encode_progress_value(progress: &SourceProgress) -> Vec<u8> {
+    let v = match progress.downstream {
+        Some(d) => json!({"offset": progress.offset, "kmirror.downstream": d}),
+        None => json!({"offset": progress.offset}),
+    };
+    v.to_string().into_bytes()
+}
+
+/// Decodes a progress value; `None` for a tombstone or a value without an offset (Connect's "reset").
+pub fn decode_progress_value(value: Option<&[u8]>) -> Option<SourceProgress> {
+    let v: Value = serde_json::from_slice(value?).ok()?;
+    Some(SourceProgress {
+        offset: v.get("offset")?.as_i64()?,
+        downstream: v.get("kmirror.downstream").and_then(Value::as_i64),
+    })
+}
+
+/// Kafka's murmur2 hash (the Java client's default partitioner), so progress keys land on the partition
+/// Connect would choose.
+pub fn murmur2(data: &[u8]) -> i32 {
+    const SEED: u32 = 0x9747_b28c;
+    const M: u32 = 0x5bd1_e995;
+    const R: u32 = 24;
+    let len = data.len();
+    let mut h: u32 = SEED ^ (len as u32);
+    let chunks = data.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> R;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    match rest.len() {
+        3 => {
+            h ^= u32::from(rest[2]) << 16;
+            h ^= u32::from(rest[1]) << 8;
+            h ^= u32::from(rest[0]);
+            h = h.wrapping_mul(M);
+        }
+        2 => {
+            h ^= u32::from(rest[1]) << 8;
+            h ^= u32::from(rest[0]);
+            h = h.wrapping_mul(M);
+        }
+        1 => {
+            h ^= u32::from(rest[0]);
+            h = h.wrapping_mul(M);
+        }
+        _ => {}
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h as i32
+}
+
+/// The partition the Java producer's default partitioner picks for a keyed record.
+pub fn partition_for_key(key: &[u8], partitions: i32) -> i32 {
+    ((murmur2(key) & 0x7fff_ffff) % partitions.max(1)) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_matches_mm2_layout_and_round_trips() {
+        let k = encode_progress_key("A", "orders", 3);
+        assert_eq!(
+            std::str::from_utf8(&k).unwrap(),
+            r#"["MirrorSourceConnector",{"cluster":"A","partition":3,"topic":"orders"}]"#
+        );
+        assert_eq!(
+            decode_progress_key(&k),
+            Some(("A".into(), "orders".into(), 3))
+        );
+        let quoted = encode_progress_key("A", "we\"ird", 0);
+        assert_eq!(
+            decode_progress_key(&quoted).map(|k| k.1),
+            Some("we\"ird".to_string())
+        );
+        assert_eq!(
+            decode_progress_key(br#"["MirrorCheckpointConnector",{}]"#),
+            None
+        );
+    }
+
+    #[test]
+    fn value_round_trips_and_reads_mm2_values() {
+        let p = SourceProgress {
+            offset: 41,
+            downstream: Some(40),
+        };
+        assert_eq!(
+            decode_progress_value(Some(&encode_progress_value(&p))),
+            Some(p)
+        );
+        assert_eq!(
+            decode_progress_value(Some(br#"{"offset":7}"#)),
+            Some(SourceProgress {
+                offset: 7,
+                downstream: None
+            })
+        );
+        assert_eq!(decode_progress_value(None), None);
+    }
+
+    #[test]
+    fn murmur2_matches_kafka_test_vectors() {
+        // Vectors from Kafka's UtilsTest.testMurmur2 (public test data of the Java client).
+        let cases: [(&[u8], i32); 6] = [
+            (b"21", -973932308),
+            (b"foobar", -790332482),
+            (b"a-little-bit-long-string", -985981536),
+            (b"a-little-bit-longer-string", -1486304829),
+            (
+                b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                -58897971,
+            ),
+            (b"abc", 479470107),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                murmur2(input),
+                expected,
+                "murmur2({:?})",
+                std::str::from_utf8(input)
+            );
+        }
+    }
+}
