@@ -76,8 +76,7 @@ impl OffsetRuns {
         target_base: i64,
     ) -> Vec<SyncPoint> {
         let mut syncs = Vec::new();
-        let mut target = target_base;
-        for source in source_offsets {
+        for (target, source) in (target_base..).zip(source_offsets) {
             let extends = self
                 .runs
                 .back()
@@ -103,7 +102,6 @@ impl OffsetRuns {
                     self.runs.pop_front();
                 }
             }
-            target += 1;
         }
         syncs
     }
