@@ -4,5 +4,7 @@
 //! pipelines (fetch raw batches → rewrite → produce) → acknowledged progress → offset-syncs → checkpoints →
 //! group-offset sync → operations (failover, failback, migrate), with telemetry and the HTTP API watching.
 
+pub mod api;
 pub mod offsets;
 pub mod progress;
+pub mod telemetry;
