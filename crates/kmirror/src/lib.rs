@@ -6,5 +6,6 @@
 
 pub mod api;
 pub mod offsets;
+pub mod pipeline;
 pub mod progress;
 pub mod telemetry;

@@ -1,0 +1,3 @@
+//! Per-flow replication pipeline: a fetcher feeding one forwarder per source partition.
+
+pub mod start;
