@@ -5,6 +5,7 @@
 //! group-offset sync → operations (failover, failback, migrate), with telemetry and the HTTP API watching.
 
 pub mod api;
+pub mod internal_records;
 pub mod offsets;
 pub mod pipeline;
 pub mod progress;
