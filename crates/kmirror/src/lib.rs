@@ -3,3 +3,5 @@
 //! Data flow: config → cluster clients → discovery (topics, groups, configs, ACLs) → per-partition
 //! pipelines (fetch raw batches → rewrite → produce) → acknowledged progress → offset-syncs → checkpoints →
 //! group-offset sync → operations (failover, failback, migrate), with telemetry and the HTTP API watching.
+
+pub mod mm2;
