@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod internal_records;
+pub mod mm2;
 pub mod offsets;
 pub mod pipeline;
 pub mod progress;

@@ -127,12 +127,13 @@ impl BatchHeader {
 
     /// Offset of the last record the batch covers (records may be missing after compaction).
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + self.last_offset_delta as i64
+        self.base_offset
+            .saturating_add(i64::from(self.last_offset_delta))
     }
 
     /// The offset right after this batch: where the next fetch continues.
     pub fn next_offset(&self) -> i64 {
-        self.last_offset() + 1
+        self.last_offset().saturating_add(1)
     }
 
     pub fn compression(&self) -> Compression {
