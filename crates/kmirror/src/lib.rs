@@ -3,11 +3,21 @@
 //! Data flow: config → cluster clients → discovery (topics, groups, configs, ACLs) → per-partition
 //! pipelines (fetch raw batches → rewrite → produce) → acknowledged progress → offset-syncs → checkpoints →
 //! group-offset sync → operations (failover, failback, migrate), with telemetry and the HTTP API watching.
+//!
+//! - [`config`]: the validated model, from an unchanged MM2 `mm2.properties` or a native `kmirror.toml`
+//! - [`policy`]: naming (prefix, identity), filters and the per-topic replicate/skip decision — pure
+//! - [`mm2`]: byte-compatible codecs for heartbeats, checkpoints and offset-syncs — pure
+//! - [`pipeline`]: fetcher and per-partition forwarders, resume decisions, read_committed filtering
+//! - [`offsets`]: the exact source→target offset map built from produce acknowledgements
+//! - [`progress`]: replication progress in MM2's Connect offset format
+//! - [`telemetry`], [`api`]: metrics, the status board and the HTTP endpoints
 
 pub mod api;
+pub mod config;
 pub mod internal_records;
 pub mod mm2;
 pub mod offsets;
 pub mod pipeline;
+pub mod policy;
 pub mod progress;
 pub mod telemetry;
