@@ -917,6 +917,8 @@ fn flow_config(
         true,
         defaults::EMIT_HEARTBEATS_INTERVAL,
     );
+    let (emit_offset_syncs, emit_checkpoints, sync_group_offsets) =
+        offset_features(&look, enabled, ctx);
     FlowConfig {
         source: source.to_owned(),
         target: target.to_owned(),
@@ -957,21 +959,9 @@ fn flow_config(
         ),
         emit_heartbeats,
         heartbeats_replication_enabled: ctx.bool(look.get("heartbeats.replication.enabled"), true),
-        emit_checkpoints: periodic(
-            &look,
-            ctx,
-            "emit.checkpoints",
-            true,
-            defaults::EMIT_CHECKPOINTS_INTERVAL,
-        ),
-        sync_group_offsets: periodic(
-            &look,
-            ctx,
-            "sync.group.offsets",
-            defaults::SYNC_GROUP_OFFSETS_ENABLED,
-            defaults::SYNC_GROUP_OFFSETS_INTERVAL,
-        ),
-        emit_offset_syncs: ctx.bool(look.get("emit.offset-syncs.enabled"), true),
+        emit_checkpoints,
+        sync_group_offsets,
+        emit_offset_syncs,
         offset_syncs_topic_location,
         offset_syncs_topic_replication_factor: ctx
             .replication_factor(look.get("offset-syncs.topic.replication.factor")),
@@ -985,6 +975,60 @@ fn flow_config(
         tasks_max,
         client_overrides,
     }
+}
+
+/// `emit.offset-syncs.enabled`, `emit.checkpoints.*`, `sync.group.offsets.*`. Checkpoints are computed from
+/// offset syncs, so without syncs they are off (MM2 then does not start its checkpoint connector); asking for
+/// both "no syncs" and "checkpoints" explicitly is a contradiction (MM2's checkpoint config validation, too).
+fn offset_features(look: &Lookup<'_>, enabled: bool, ctx: &mut Ctx) -> (bool, Periodic, Periodic) {
+    let syncs_setting = look.get("emit.offset-syncs.enabled");
+    let emit_offset_syncs = ctx.bool(syncs_setting, true);
+    let mut checkpoints = periodic(
+        look,
+        ctx,
+        "emit.checkpoints",
+        true,
+        defaults::EMIT_CHECKPOINTS_INTERVAL,
+    );
+    let mut group_sync = periodic(
+        look,
+        ctx,
+        "sync.group.offsets",
+        defaults::SYNC_GROUP_OFFSETS_ENABLED,
+        defaults::SYNC_GROUP_OFFSETS_INTERVAL,
+    );
+    if emit_offset_syncs {
+        return (true, checkpoints, group_sync);
+    }
+    for key in ["emit.checkpoints.enabled", "sync.group.offsets.enabled"] {
+        if let Some(s) = look.get(key)
+            && s.text().eq_ignore_ascii_case("true")
+        {
+            let s = s.clone();
+            let syncs = syncs_setting
+                .map_or("emit.offset-syncs.enabled", |x| x.shown.as_str())
+                .to_owned();
+            ctx.problem(
+                &s,
+                format!("needs offset syncs, but `{syncs}` is false"),
+                format!("set `{syncs}` back to true, or `{}` to false", s.shown),
+            );
+        }
+    }
+    if enabled
+        && (checkpoints.enabled || group_sync.enabled)
+        && let Some(s) = syncs_setting
+    {
+        let s = s.clone();
+        ctx.warn(
+            &s,
+            WarningKind::Note,
+            "without offset syncs there are no checkpoints and no group-offset sync",
+        );
+    }
+    checkpoints.enabled = false;
+    group_sync.enabled = false;
+    (false, checkpoints, group_sync)
 }
 
 /// The source consumer's settings with provenance: cluster < `A->B.consumer.` < `source.consumer.` (top, then flow).

@@ -598,6 +598,39 @@ fn identity_cycle_through_three_clusters() {
     assert_contains(&e, &["`b->c.replication.policy.class`", "b->c->a->b"]);
 }
 
+// Item 44 and testClusterWithEmitOffsetDisabled: no offset syncs means no checkpoints.
+#[test]
+fn offset_syncs_off_turns_checkpoints_off() {
+    let c = load("A->B.enabled = true\nemit.offset-syncs.enabled = false");
+    let f = c.flow("A", "B").unwrap();
+    assert!(!f.emit_offset_syncs);
+    assert!(!f.emit_checkpoints.enabled);
+    assert!(!f.sync_group_offsets.enabled);
+    assert!(warnings_of(&c, WarningKind::Note).contains(&"emit.offset-syncs.enabled".to_owned()));
+
+    let e = error_with(
+        "A->B.enabled = true\nemit.offset-syncs.enabled = false\nA->B.emit.checkpoints.enabled = true",
+    );
+    assert_contains(
+        &e,
+        &[
+            "`A->B.emit.checkpoints.enabled`",
+            "needs offset syncs",
+            "`emit.offset-syncs.enabled` is false",
+        ],
+    );
+    let e = error_with(
+        "A->B.emit.offset-syncs.enabled = false\nA->B.sync.group.offsets.enabled = true",
+    );
+    assert_contains(
+        &e,
+        &[
+            "`A->B.sync.group.offsets.enabled`",
+            "`A->B.emit.offset-syncs.enabled`",
+        ],
+    );
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Errors: every malformed case names the key and says what to do.
 

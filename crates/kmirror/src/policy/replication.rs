@@ -404,6 +404,10 @@ mod tests {
         for t in ["topic1", "source.topic1"] {
             assert!(!p.is_cycle(t, "target"), "{t}");
         }
+        // testIsCycleWithNullUpstreamTopic: names whose chain ends oddly must not break the walk.
+        for t in [".b", "a.", ".", "", "target."] {
+            assert!(!p.is_cycle(t, "target"), "{t}");
+        }
     }
 
     // MirrorSourceConnectorTest.testIdentityReplication (cycle part)
