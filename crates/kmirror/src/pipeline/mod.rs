@@ -2,4 +2,5 @@
 
 pub mod aborted;
 pub mod budget;
+pub mod plan;
 pub mod start;
