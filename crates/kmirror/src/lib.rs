@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod config;
+pub mod discovery;
 pub mod internal_records;
 pub mod mm2;
 pub mod offsets;
