@@ -221,7 +221,6 @@ impl Error {
     }
 
     /// True for errors where the outcome of a sent request is unknown: it may have been applied.
-    #[allow(dead_code)] // used by the producer
     pub(crate) fn outcome_unknown(&self) -> bool {
         match self {
             Error::Io { .. }

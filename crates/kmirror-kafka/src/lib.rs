@@ -22,3 +22,15 @@ pub use conn::{KafkaRequest, KafkaResponse};
 /// The protocol codecs this crate is built on, re-exported so callers of [`Client::send_to`] use the
 /// same version.
 pub use kafka_protocol as protocol;
+pub mod fetch;
+pub mod offsets;
+pub mod txn;
+
+pub use fetch::{
+    AbortedTransaction, FetchPartition, FetchRequest, FetchedData, Isolation, PartitionFetch,
+};
+pub use offsets::{ListedOffset, OffsetSpec};
+pub use txn::{AbortedFilter, BatchKind};
+pub mod produce;
+
+pub use produce::{MAX_IN_FLIGHT, ProduceAck, Producer};

@@ -238,7 +238,7 @@ impl Client {
             .remove(group);
     }
 
-    async fn refresh_if_stale(&self) -> Result<(), Error> {
+    pub(crate) async fn refresh_if_stale(&self) -> Result<(), Error> {
         if self.inner.stale.load(Ordering::Acquire) {
             self.refresh_metadata(&[]).await?;
         }
