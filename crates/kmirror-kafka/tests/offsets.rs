@@ -55,18 +55,21 @@ async fn list_offsets_earliest_latest_and_by_timestamp() {
     assert_eq!(earliest[0].0, p0, "results keep the order asked for");
 
     let at = client
-        .list_offsets(&[p0.clone()], OffsetSpec::Timestamp(t0 + 5000))
+        .list_offsets(std::slice::from_ref(&p0), OffsetSpec::Timestamp(t0 + 5000))
         .await
         .expect("by time");
     let listed = at[0].1.as_ref().expect("listed");
     assert_eq!((listed.offset, listed.timestamp), (5, t0 + 5000));
     let between = client
-        .list_offsets(&[p0.clone()], OffsetSpec::Timestamp(t0 + 4500))
+        .list_offsets(std::slice::from_ref(&p0), OffsetSpec::Timestamp(t0 + 4500))
         .await
         .expect("by time");
     assert_eq!(between[0].1.as_ref().expect("listed").offset, 5);
     let future = client
-        .list_offsets(&[p0.clone()], OffsetSpec::Timestamp(now_ms() + 3_600_000))
+        .list_offsets(
+            std::slice::from_ref(&p0),
+            OffsetSpec::Timestamp(now_ms() + 3_600_000),
+        )
         .await
         .expect("future");
     assert_eq!(future[0].1.as_ref().expect("listed").offset, -1);
@@ -87,7 +90,7 @@ async fn list_offsets_earliest_latest_and_by_timestamp() {
     );
     assert!(out.success, "delete-records: {}", out.stderr);
     let earliest = client
-        .list_offsets(&[p0.clone()], OffsetSpec::Earliest)
+        .list_offsets(std::slice::from_ref(&p0), OffsetSpec::Earliest)
         .await
         .expect("earliest");
     assert_eq!(earliest[0].1.as_ref().expect("listed").offset, 3);
@@ -156,7 +159,7 @@ async fn unknown_topic_and_partition_are_reported() {
             res[0].result
         );
         let listed = client
-            .list_offsets(&[tp.clone()], OffsetSpec::Latest)
+            .list_offsets(std::slice::from_ref(tp), OffsetSpec::Latest)
             .await
             .expect("list");
         let err = listed[0].1.as_ref().expect_err("unknown");
