@@ -34,3 +34,4 @@ pub use txn::{AbortedFilter, BatchKind};
 pub mod produce;
 
 pub use produce::{MAX_IN_FLIGHT, ProduceAck, Producer};
+pub mod admin;

@@ -4,7 +4,9 @@
 use std::fmt;
 
 use kafka_protocol::messages::create_acls_request::AclCreation;
-use kafka_protocol::messages::{CreateAclsRequest, CreateAclsResponse, DescribeAclsRequest, DescribeAclsResponse};
+use kafka_protocol::messages::{
+    CreateAclsRequest, CreateAclsResponse, DescribeAclsRequest, DescribeAclsResponse,
+};
 
 use super::failure::{check, sb, st};
 use crate::error::Error;
@@ -175,10 +177,16 @@ pub(crate) fn build_describe_acls(filter: &AclFilter) -> DescribeAclsRequest {
 
 /// The matching bindings. A cluster without an authorizer fails with `ResponseError::SecurityDisabled`
 /// (ACL sync should then be skipped with a warning, as MM2 does).
-pub(crate) fn interpret_describe_acls(resp: DescribeAclsResponse, principal: &str) -> Result<Vec<AclBinding>, Error> {
-    check(resp.error_code, resp.error_message.as_ref(), principal, || {
-        "describe ACLs".to_string()
-    })?;
+pub(crate) fn interpret_describe_acls(
+    resp: DescribeAclsResponse,
+    principal: &str,
+) -> Result<Vec<AclBinding>, Error> {
+    check(
+        resp.error_code,
+        resp.error_message.as_ref(),
+        principal,
+        || "describe ACLs".to_string(),
+    )?;
     let mut out = Vec::new();
     for r in resp.resources {
         for a in r.acls {
@@ -220,7 +228,7 @@ pub(crate) fn interpret_create_acls(
     bindings: &[AclBinding],
     resp: CreateAclsResponse,
     principal: &str,
-) -> Result<Vec<(AclBinding, Result<(), Error>)>, Error> {
+) -> Result<super::Results<AclBinding, ()>, Error> {
     if resp.results.len() != bindings.len() {
         return Err(Error::Protocol {
             broker: "(controller)".to_string(),
@@ -313,7 +321,10 @@ mod tests {
         let out = interpret_describe_acls(resp, "User:k").expect("ok");
         assert_eq!(out.len(), 2);
         assert_eq!(out[0], binding(PatternType::Prefixed, "orders-"));
-        assert_eq!((out[1].operation, out[1].permission), (AclOperation::Write, AclPermission::Deny));
+        assert_eq!(
+            (out[1].operation, out[1].permission),
+            (AclOperation::Write, AclPermission::Deny)
+        );
     }
 
     #[test]
@@ -333,7 +344,10 @@ mod tests {
 
     #[test]
     fn create_request_and_positional_results() {
-        let bindings = vec![binding(PatternType::Literal, "t"), binding(PatternType::Prefixed, "p-")];
+        let bindings = vec![
+            binding(PatternType::Literal, "t"),
+            binding(PatternType::Prefixed, "p-"),
+        ];
         let req = build_create_acls(&bindings);
         assert_eq!(req.creations[1].resource_pattern_type, 4);
         assert_eq!(req.creations[0].principal.as_str(), "User:alice");
@@ -349,7 +363,10 @@ mod tests {
         let out = interpret_create_acls(&bindings, resp, "User:k").expect("lengths match");
         assert!(out[0].1.is_ok());
         let e = out[1].1.as_ref().expect_err("bad");
-        assert!(e.to_string().contains("p-") && e.to_string().contains("bad principal"), "{e}");
+        assert!(
+            e.to_string().contains("p-") && e.to_string().contains("bad principal"),
+            "{e}"
+        );
 
         let short = CreateAclsResponse::default();
         assert!(interpret_create_acls(&bindings, short, "User:k").is_err());

@@ -5,14 +5,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
-use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
 use kafka_protocol::messages::{
     DescribeConfigsRequest, DescribeConfigsResponse, IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
 };
 
 use super::failure::{check, missing, sb, st};
-use crate::error::Error;
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
@@ -126,7 +127,7 @@ pub struct ConfigSynonym {
 }
 
 /// Results per resource, in request order.
-pub type ConfigResults = Vec<(ConfigResource, Result<BTreeMap<String, ConfigEntry>, Error>)>;
+pub type ConfigResults = super::Results<ConfigResource, BTreeMap<String, ConfigEntry>>;
 
 pub(crate) fn build_describe_configs(resources: &[ConfigResource]) -> DescribeConfigsRequest {
     let mut req = DescribeConfigsRequest::default();
@@ -257,7 +258,7 @@ pub(crate) fn interpret_incremental_alter_configs(
     requested: &[(ConfigResource, Vec<AlterConfigOp>)],
     resp: IncrementalAlterConfigsResponse,
     principal: &str,
-) -> Vec<(ConfigResource, Result<(), Error>)> {
+) -> super::Results<ConfigResource, ()> {
     let mut by_key: BTreeMap<(i8, String), _> = resp
         .responses
         .into_iter()
@@ -335,7 +336,11 @@ mod tests {
         let mut secret = entry("sasl.jaas.config", None, 4);
         secret.is_sensitive = true;
         secret.read_only = true;
-        t.configs = vec![retention, entry("cleanup.policy", Some("delete"), 5), secret];
+        t.configs = vec![
+            retention,
+            entry("cleanup.policy", Some("delete"), 5),
+            secret,
+        ];
         let mut denied = DescribeConfigsResult::default();
         denied.resource_type = 2;
         denied.resource_name = sb("denied");
@@ -354,8 +359,18 @@ mod tests {
         assert!(t["sasl.jaas.config"].sensitive && t["sasl.jaas.config"].read_only);
         let e = out[1].1.as_ref().expect_err("denied");
         let s = e.to_string();
-        assert!(s.contains("topic 'denied'") && s.contains("User:kmirror"), "{s}");
-        assert!(out[2].1.as_ref().expect_err("missing").to_string().contains("broker 1"));
+        assert!(
+            s.contains("topic 'denied'") && s.contains("User:kmirror"),
+            "{s}"
+        );
+        assert!(
+            out[2]
+                .1
+                .as_ref()
+                .expect_err("missing")
+                .to_string()
+                .contains("broker 1")
+        );
     }
 
     #[test]
@@ -382,13 +397,21 @@ mod tests {
     fn alter_request_encodes_set_and_delete() {
         let changes = vec![(
             ConfigResource::Topic("t".into()),
-            vec![AlterConfigOp::set("retention.ms", "5000"), AlterConfigOp::delete("cleanup.policy")],
+            vec![
+                AlterConfigOp::set("retention.ms", "5000"),
+                AlterConfigOp::delete("cleanup.policy"),
+            ],
         )];
         let req = build_incremental_alter_configs(&changes, false);
         let c = &req.resources[0].configs;
-        assert_eq!((c[0].config_operation, c[0].value.as_deref()), (0, Some("5000")));
+        assert_eq!(
+            (c[0].config_operation, c[0].value.as_deref()),
+            (0, Some("5000"))
+        );
         assert_eq!((c[1].config_operation, c[1].value.as_deref()), (1, None));
-        for v in IncrementalAlterConfigsRequest::VERSIONS.min..=IncrementalAlterConfigsRequest::VERSIONS.max {
+        for v in IncrementalAlterConfigsRequest::VERSIONS.min
+            ..=IncrementalAlterConfigsRequest::VERSIONS.max
+        {
             req.encode(&mut bytes::BytesMut::new(), v).expect("encodes");
         }
     }
@@ -396,8 +419,14 @@ mod tests {
     #[test]
     fn alter_results_per_resource() {
         let changes = vec![
-            (ConfigResource::Topic("t".into()), vec![AlterConfigOp::set("retention.ms", "5")]),
-            (ConfigResource::Topic("u".into()), vec![AlterConfigOp::set("no.such", "1")]),
+            (
+                ConfigResource::Topic("t".into()),
+                vec![AlterConfigOp::set("retention.ms", "5")],
+            ),
+            (
+                ConfigResource::Topic("u".into()),
+                vec![AlterConfigOp::set("no.such", "1")],
+            ),
         ];
         let mut ok = AlterConfigsResourceResponse::default();
         ok.resource_type = 2;
@@ -414,6 +443,9 @@ mod tests {
         let e = out[1].1.as_ref().expect_err("invalid");
         assert_eq!(e.code(), Some(ResponseError::InvalidConfig));
         let s = e.to_string();
-        assert!(s.contains("alter configs of topic 'u'") && s.contains("no.such"), "{s}");
+        assert!(
+            s.contains("alter configs of topic 'u'") && s.contains("no.such"),
+            "{s}"
+        );
     }
 }

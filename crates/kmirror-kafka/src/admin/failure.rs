@@ -87,7 +87,8 @@ mod tests {
 
     #[test]
     fn authorization_failures_name_the_principal() {
-        let e = check(29, None, "User:kmirror", || "create topic 'orders'".into()).unwrap_err();
+        let e =
+            check(29, None, "User:kmirror", || "create topic 'orders'".into()).expect_err("error");
         let s = e.to_string();
         assert!(s.contains("create topic 'orders' as User:kmirror"), "{s}");
         assert!(s.contains("ACL"), "{s}");
@@ -97,7 +98,8 @@ mod tests {
     #[test]
     fn other_errors_keep_context_and_message() {
         let msg = sb("Topic 'orders' already exists.");
-        let e = check(36, Some(&msg), "User:x", || "create topic 'orders'".into()).unwrap_err();
+        let e =
+            check(36, Some(&msg), "User:x", || "create topic 'orders'".into()).expect_err("error");
         let s = e.to_string();
         assert!(s.contains("create topic 'orders'"), "{s}");
         assert!(!s.contains("User:x"), "{s}");

@@ -82,7 +82,9 @@ pub(crate) fn interpret_list_groups(
     resp: ListGroupsResponse,
     principal: &str,
 ) -> Result<Vec<ListedGroup>, Error> {
-    check(resp.error_code, None, principal, || format!("list groups on broker {broker}"))?;
+    check(resp.error_code, None, principal, || {
+        format!("list groups on broker {broker}")
+    })?;
     Ok(resp
         .groups
         .into_iter()
@@ -133,20 +135,25 @@ pub(crate) fn interpret_describe_groups(
     resp: DescribeGroupsResponse,
     principal: &str,
 ) -> Vec<(String, Result<GroupDescription, Error>)> {
-    let mut by_id: std::collections::BTreeMap<String, _> =
-        resp.groups.into_iter().map(|g| (st(&g.group_id.0), g)).collect();
+    let mut by_id: std::collections::BTreeMap<String, _> = resp
+        .groups
+        .into_iter()
+        .map(|g| (st(&g.group_id.0), g))
+        .collect();
     requested
         .iter()
         .map(|id| {
             let result = match by_id.remove(id) {
                 None => Err(missing("DescribeGroups", format!("group '{id}'"))),
-                Some(g) if g.error_code == ResponseError::GroupIdNotFound.code() => Ok(GroupDescription {
-                    group_id: id.clone(),
-                    state: GroupState::Dead,
-                    protocol_type: String::new(),
-                    protocol: String::new(),
-                    members: Vec::new(),
-                }),
+                Some(g) if g.error_code == ResponseError::GroupIdNotFound.code() => {
+                    Ok(GroupDescription {
+                        group_id: id.clone(),
+                        state: GroupState::Dead,
+                        protocol_type: String::new(),
+                        protocol: String::new(),
+                        members: Vec::new(),
+                    })
+                }
                 Some(g) => check(g.error_code, g.error_message.as_ref(), principal, || {
                     format!("describe group '{id}'")
                 })
@@ -176,7 +183,9 @@ pub(crate) fn interpret_describe_groups(
 
 #[cfg(test)]
 mod tests {
-    use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+    use kafka_protocol::messages::describe_groups_response::{
+        DescribedGroup, DescribedGroupMember,
+    };
     use kafka_protocol::messages::list_groups_response::ListedGroup as WireGroup;
     use kafka_protocol::protocol::{Encodable, Message};
 
@@ -210,7 +219,10 @@ mod tests {
         assert_eq!(out[1].state, Some(GroupState::Empty));
         assert_eq!(out[1].coordinator, 1);
         let old = interpret_list_groups(1, 3, resp, "User:k").expect("ok");
-        assert_eq!((old[0].state.clone(), old[0].group_type.clone()), (None, None));
+        assert_eq!(
+            (old[0].state.clone(), old[0].group_type.clone()),
+            (None, None)
+        );
     }
 
     #[test]
@@ -224,19 +236,32 @@ mod tests {
 
     #[test]
     fn group_states_parse() {
-        for s in ["Empty", "Stable", "PreparingRebalance", "CompletingRebalance", "Assigning", "Reconciling", "Dead"] {
+        for s in [
+            "Empty",
+            "Stable",
+            "PreparingRebalance",
+            "CompletingRebalance",
+            "Assigning",
+            "Reconciling",
+            "Dead",
+        ] {
             let st = GroupState::parse(s);
             assert!(!matches!(st, GroupState::Unknown(_)), "{s}");
             assert_eq!(st.to_string(), s);
         }
-        assert_eq!(GroupState::parse("Weird"), GroupState::Unknown("Weird".into()));
+        assert_eq!(
+            GroupState::parse("Weird"),
+            GroupState::Unknown("Weird".into())
+        );
         assert!(GroupState::Empty.is_empty_or_dead() && GroupState::Dead.is_empty_or_dead());
         assert!(!GroupState::Stable.is_empty_or_dead());
     }
 
     #[test]
     fn describe_groups_members_missing_and_errors() {
-        let ids: Vec<String> = ["active", "nothere", "denied", "dead", "absent"].map(String::from).to_vec();
+        let ids: Vec<String> = ["active", "nothere", "denied", "dead", "absent"]
+            .map(String::from)
+            .to_vec();
         let req = build_describe_groups(&ids);
         for v in DescribeGroupsRequest::VERSIONS.min..=DescribeGroupsRequest::VERSIONS.max {
             req.encode(&mut bytes::BytesMut::new(), v).expect("encodes");
@@ -267,12 +292,21 @@ mod tests {
         let out = interpret_describe_groups(&ids, resp, "User:kmirror");
         let a = out[0].1.as_ref().expect("active");
         assert_eq!(a.state, GroupState::Stable);
-        assert_eq!((a.protocol_type.as_str(), a.protocol.as_str()), ("consumer", "range"));
+        assert_eq!(
+            (a.protocol_type.as_str(), a.protocol.as_str()),
+            ("consumer", "range")
+        );
         assert_eq!(a.members[0].client_id, "console-consumer");
         assert_eq!(a.members[0].assignment.as_ref(), b"\x00\x01");
-        assert_eq!(out[1].1.as_ref().expect("not found is dead").state, GroupState::Dead);
+        assert_eq!(
+            out[1].1.as_ref().expect("not found is dead").state,
+            GroupState::Dead
+        );
         let e = out[2].1.as_ref().expect_err("denied");
-        assert!(e.to_string().contains("group 'denied'") && e.to_string().contains("User:kmirror"), "{e}");
+        assert!(
+            e.to_string().contains("group 'denied'") && e.to_string().contains("User:kmirror"),
+            "{e}"
+        );
         assert_eq!(out[3].1.as_ref().expect("dead").state, GroupState::Dead);
         assert!(out[4].1.is_err());
     }

@@ -5,12 +5,15 @@
 use std::collections::BTreeMap;
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
 use kafka_protocol::messages::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
 };
 use kafka_protocol::messages::{
-    GroupId, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName,
+    GroupId, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
+    TopicName,
 };
 
 use super::failure::{check, kafka_error, sb, st};
@@ -47,7 +50,11 @@ fn by_topic(partitions: &[TopicPartition]) -> BTreeMap<&str, Vec<i32>> {
 
 /// `partitions: None` fetches every partition the group has committed. From v8 the request carries a
 /// list of groups; before, one group at the top level.
-pub(crate) fn build_offset_fetch(group: &str, partitions: Option<&[TopicPartition]>, version: i16) -> OffsetFetchRequest {
+pub(crate) fn build_offset_fetch(
+    group: &str,
+    partitions: Option<&[TopicPartition]>,
+    version: i16,
+) -> OffsetFetchRequest {
     let mut req = OffsetFetchRequest::default();
     let wanted = partitions.map(by_topic);
     if version >= 8 {
@@ -91,10 +98,19 @@ pub(crate) fn interpret_offset_fetch(
     // (topic, partition, offset, epoch, metadata, error)
     let mut rows: Vec<(String, i32, i64, i32, Option<String>, i16)> = Vec::new();
     if version >= 8 {
-        let Some(g) = resp.groups.into_iter().find(|g| g.group_id.0.as_str() == group) else {
-            return Err(super::failure::missing("OffsetFetch", format!("group '{group}'")));
+        let Some(g) = resp
+            .groups
+            .into_iter()
+            .find(|g| g.group_id.0.as_str() == group)
+        else {
+            return Err(super::failure::missing(
+                "OffsetFetch",
+                format!("group '{group}'"),
+            ));
         };
-        check(g.error_code, None, principal, || format!("fetch committed offsets of group '{group}'"))?;
+        check(g.error_code, None, principal, || {
+            format!("fetch committed offsets of group '{group}'")
+        })?;
         for t in g.topics {
             for p in t.partitions {
                 rows.push((
@@ -108,7 +124,9 @@ pub(crate) fn interpret_offset_fetch(
             }
         }
     } else {
-        check(resp.error_code, None, principal, || format!("fetch committed offsets of group '{group}'"))?;
+        check(resp.error_code, None, principal, || {
+            format!("fetch committed offsets of group '{group}'")
+        })?;
         for t in resp.topics {
             for p in t.partitions {
                 rows.push((
@@ -125,7 +143,9 @@ pub(crate) fn interpret_offset_fetch(
     let mut out = BTreeMap::new();
     for (topic, partition, offset, epoch, metadata, code) in rows {
         let tp = TopicPartition::new(topic, partition);
-        check(code, None, principal, || format!("fetch committed offset of group '{group}' on {tp}"))?;
+        check(code, None, principal, || {
+            format!("fetch committed offset of group '{group}' on {tp}")
+        })?;
         if offset >= 0 {
             out.insert(
                 tp,
@@ -140,7 +160,10 @@ pub(crate) fn interpret_offset_fetch(
     Ok(out)
 }
 
-pub(crate) fn build_offset_commit(group: &str, offsets: &BTreeMap<TopicPartition, GroupOffset>) -> OffsetCommitRequest {
+pub(crate) fn build_offset_commit(
+    group: &str,
+    offsets: &BTreeMap<TopicPartition, GroupOffset>,
+) -> OffsetCommitRequest {
     let mut req = OffsetCommitRequest::default();
     req.group_id = GroupId(sb(group));
     req.generation_id_or_member_epoch = -1;
@@ -200,7 +223,7 @@ pub(crate) fn interpret_offset_commit(
     group: &str,
     resp: OffsetCommitResponse,
     principal: &str,
-) -> Result<Vec<(TopicPartition, Result<(), Error>)>, Error> {
+) -> Result<super::Results<TopicPartition, ()>, Error> {
     let mut out = Vec::new();
     for t in resp.topics {
         for p in t.partitions {
@@ -219,7 +242,12 @@ pub(crate) fn interpret_offset_commit(
                     ));
                 }
                 if GROUP_LEVEL.contains(&code) {
-                    return Err(kafka_error(code, None, principal, format!("commit offsets for group '{group}'")));
+                    return Err(kafka_error(
+                        code,
+                        None,
+                        principal,
+                        format!("commit offsets for group '{group}'"),
+                    ));
                 }
             }
             let r = check(p.error_code, None, principal, || {
@@ -234,17 +262,23 @@ pub(crate) fn interpret_offset_commit(
 
 #[cfg(test)]
 mod tests {
-    use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
+    use kafka_protocol::messages::offset_commit_response::{
+        OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+    };
     use kafka_protocol::messages::offset_fetch_response::{
-        OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
-        OffsetFetchResponseTopics,
+        OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+        OffsetFetchResponseTopic, OffsetFetchResponseTopics,
     };
     use kafka_protocol::protocol::{Encodable, Message};
 
     use super::*;
 
     fn tps() -> Vec<TopicPartition> {
-        vec![TopicPartition::new("a", 0), TopicPartition::new("a", 2), TopicPartition::new("b", 1)]
+        vec![
+            TopicPartition::new("a", 0),
+            TopicPartition::new("a", 2),
+            TopicPartition::new("b", 1),
+        ]
     }
 
     #[test]
@@ -253,12 +287,16 @@ mod tests {
             let all = build_offset_fetch("g", None, v);
             all.encode(&mut bytes::BytesMut::new(), v).expect("encodes");
             let some = build_offset_fetch("g", Some(&tps()), v);
-            some.encode(&mut bytes::BytesMut::new(), v).expect("encodes");
+            some.encode(&mut bytes::BytesMut::new(), v)
+                .expect("encodes");
             if v >= 8 {
                 assert_eq!(all.groups[0].group_id.0.as_str(), "g");
                 assert!(all.groups[0].topics.is_none());
                 let t = some.groups[0].topics.as_ref().expect("topics");
-                assert_eq!((t[0].name.0.as_str(), t[0].partition_indexes.clone()), ("a", vec![0, 2]));
+                assert_eq!(
+                    (t[0].name.0.as_str(), t[0].partition_indexes.clone()),
+                    ("a", vec![0, 2])
+                );
                 assert_eq!(t[1].partition_indexes, vec![1]);
             } else {
                 assert_eq!(all.group_id.0.as_str(), "g");
@@ -268,7 +306,11 @@ mod tests {
         }
     }
 
-    fn v8_response(group: &str, group_error: i16, parts: &[(&str, i32, i64, i16)]) -> OffsetFetchResponse {
+    fn v8_response(
+        group: &str,
+        group_error: i16,
+        parts: &[(&str, i32, i64, i16)],
+    ) -> OffsetFetchResponse {
         let mut g = OffsetFetchResponseGroup::default();
         g.group_id = GroupId(sb(group));
         g.error_code = group_error;
@@ -299,7 +341,10 @@ mod tests {
         let out = interpret_offset_fetch("g", 9, resp, "User:k").expect("ok");
         assert_eq!(out.len(), 2);
         let a0 = &out[&TopicPartition::new("a", 0)];
-        assert_eq!((a0.offset, a0.leader_epoch, a0.metadata.as_deref()), (42, Some(4), Some("meta")));
+        assert_eq!(
+            (a0.offset, a0.leader_epoch, a0.metadata.as_deref()),
+            (42, Some(4), Some("meta"))
+        );
         assert_eq!(out[&TopicPartition::new("b", 1)].offset, 7);
     }
 
@@ -310,8 +355,15 @@ mod tests {
         assert!(e.is_retriable(), "{e}");
         let resp = v8_response("g", ResponseError::GroupAuthorizationFailed.code(), &[]);
         let e = interpret_offset_fetch("g", 8, resp, "User:kmirror").expect_err("denied");
-        assert!(e.to_string().contains("group 'g'") && e.to_string().contains("User:kmirror"), "{e}");
-        let resp = v8_response("g", 0, &[("a", 0, 1, ResponseError::UnstableOffsetCommit.code())]);
+        assert!(
+            e.to_string().contains("group 'g'") && e.to_string().contains("User:kmirror"),
+            "{e}"
+        );
+        let resp = v8_response(
+            "g",
+            0,
+            &[("a", 0, 1, ResponseError::UnstableOffsetCommit.code())],
+        );
         let e = interpret_offset_fetch("g", 8, resp, "User:k").expect_err("unstable");
         assert!(e.to_string().contains("a-0"), "{e}");
         let resp = v8_response("other", 0, &[]);
@@ -332,7 +384,11 @@ mod tests {
         let out = interpret_offset_fetch("g", 7, resp.clone(), "User:k").expect("ok");
         assert_eq!(out[&TopicPartition::new("x", 3)], GroupOffset::new(11));
         resp.error_code = ResponseError::CoordinatorLoadInProgress.code();
-        assert!(interpret_offset_fetch("g", 7, resp, "User:k").expect_err("loading").is_retriable());
+        assert!(
+            interpret_offset_fetch("g", 7, resp, "User:k")
+                .expect_err("loading")
+                .is_retriable()
+        );
     }
 
     #[test]
@@ -353,7 +409,14 @@ mod tests {
         assert!(req.member_id.is_empty());
         assert_eq!(req.topics.len(), 2);
         let a = &req.topics[0].partitions;
-        assert_eq!((a[0].partition_index, a[0].committed_offset, a[0].committed_leader_epoch), (0, 9, 3));
+        assert_eq!(
+            (
+                a[0].partition_index,
+                a[0].committed_offset,
+                a[0].committed_leader_epoch
+            ),
+            (0, 9, 3)
+        );
         assert_eq!(a[1].committed_leader_epoch, -1);
         for v in OffsetCommitRequest::VERSIONS.min..=OffsetCommitRequest::VERSIONS.max {
             req.encode(&mut bytes::BytesMut::new(), v).expect("encodes");
@@ -376,7 +439,10 @@ mod tests {
 
     #[test]
     fn commit_results_per_partition() {
-        let resp = commit_response(&[("b", 0, 0), ("a", 1, ResponseError::OffsetMetadataTooLarge.code())]);
+        let resp = commit_response(&[
+            ("b", 0, 0),
+            ("a", 1, ResponseError::OffsetMetadataTooLarge.code()),
+        ]);
         let out = interpret_offset_commit("g", resp, "User:k").expect("group ok");
         assert_eq!(out[0].0, TopicPartition::new("a", 1));
         let e = out[0].1.as_ref().expect_err("too large");
@@ -391,7 +457,10 @@ mod tests {
             let e = interpret_offset_commit("busy", resp, "User:k").expect_err("active");
             assert!(is_group_active(&e));
             let s = e.to_string();
-            assert!(s.contains("'busy'") && s.contains("active members") && s.contains("stop"), "{s}");
+            assert!(
+                s.contains("'busy'") && s.contains("active members") && s.contains("stop"),
+                "{s}"
+            );
         }
     }
 

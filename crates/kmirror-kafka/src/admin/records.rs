@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_protocol::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
+use kafka_protocol::messages::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsTopic,
+};
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, TopicName};
 
 use super::failure::{check, missing, sb, st};
@@ -14,7 +16,10 @@ use crate::types::TopicPartition;
 /// Delete everything before the high watermark.
 pub const DELETE_TO_HIGH_WATERMARK: i64 = -1;
 
-pub(crate) fn build_delete_records(before: &[(TopicPartition, i64)], timeout: Duration) -> DeleteRecordsRequest {
+pub(crate) fn build_delete_records(
+    before: &[(TopicPartition, i64)],
+    timeout: Duration,
+) -> DeleteRecordsRequest {
     let mut topics: BTreeMap<&str, Vec<DeleteRecordsPartition>> = BTreeMap::new();
     for (tp, offset) in before {
         let mut p = DeleteRecordsPartition::default();
@@ -68,7 +73,9 @@ pub(crate) fn interpret_delete_records(
 #[cfg(test)]
 mod tests {
     use kafka_protocol::error::ResponseError;
-    use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
+    use kafka_protocol::messages::delete_records_response::{
+        DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+    };
     use kafka_protocol::protocol::{Encodable, Message};
 
     use super::*;
@@ -93,7 +100,11 @@ mod tests {
             let mut p = DeleteRecordsPartitionResult::default();
             p.partition_index = i;
             p.low_watermark = lw;
-            p.error_code = if e == ResponseError::UnknownServerError { 0 } else { e.code() };
+            p.error_code = if e == ResponseError::UnknownServerError {
+                0
+            } else {
+                e.code()
+            };
             p
         };
         let mut a = DeleteRecordsTopicResult::default();

@@ -14,7 +14,6 @@ use kafka_protocol::messages::{
 
 use super::configs::{ConfigEntry, ConfigSource};
 use super::failure::{check, missing, sb, st};
-use crate::error::Error;
 
 /// A topic to create. `partitions` / `replication_factor` of -1 take the broker defaults
 /// (`num.partitions`, `default.replication.factor`).
@@ -56,10 +55,14 @@ pub struct CreatedTopic {
 }
 
 /// Result per topic, in request order. A topic that already exists fails with
-/// `ResponseError::TopicAlreadyExists` (check [`Error::code`]).
-pub type TopicResults<T> = Vec<(String, Result<T, Error>)>;
+/// `ResponseError::TopicAlreadyExists` (check [`Error::code`](crate::Error::code)).
+pub type TopicResults<T> = super::Results<String, T>;
 
-pub(crate) fn build_create_topics(topics: &[NewTopic], timeout: Duration, validate_only: bool) -> CreateTopicsRequest {
+pub(crate) fn build_create_topics(
+    topics: &[NewTopic],
+    timeout: Duration,
+    validate_only: bool,
+) -> CreateTopicsRequest {
     let mut req = CreateTopicsRequest::default();
     req.timeout_ms = millis(timeout);
     req.validate_only = validate_only;
@@ -91,7 +94,8 @@ pub(crate) fn interpret_create_topics(
     resp: CreateTopicsResponse,
     principal: &str,
 ) -> TopicResults<CreatedTopic> {
-    let mut by_name: BTreeMap<String, _> = resp.topics.into_iter().map(|t| (st(&t.name), t)).collect();
+    let mut by_name: BTreeMap<String, _> =
+        resp.topics.into_iter().map(|t| (st(&t.name), t)).collect();
     requested
         .iter()
         .map(|want| {
@@ -163,7 +167,8 @@ pub(crate) fn interpret_create_partitions(
     resp: CreatePartitionsResponse,
     principal: &str,
 ) -> TopicResults<()> {
-    let mut by_name: BTreeMap<String, _> = resp.results.into_iter().map(|t| (st(&t.name), t)).collect();
+    let mut by_name: BTreeMap<String, _> =
+        resp.results.into_iter().map(|t| (st(&t.name), t)).collect();
     requested
         .iter()
         .map(|want| {
@@ -180,7 +185,11 @@ pub(crate) fn interpret_create_partitions(
 }
 
 /// DeleteTopics names topics in `topics` from v6 on and in `topic_names` before.
-pub(crate) fn build_delete_topics(topics: &[String], timeout: Duration, version: i16) -> DeleteTopicsRequest {
+pub(crate) fn build_delete_topics(
+    topics: &[String],
+    timeout: Duration,
+    version: i16,
+) -> DeleteTopicsRequest {
     let mut req = DeleteTopicsRequest::default();
     req.timeout_ms = millis(timeout);
     if version >= 6 {
@@ -231,7 +240,9 @@ pub(crate) fn millis(d: Duration) -> i32 {
 mod tests {
     use kafka_protocol::error::ResponseError;
     use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-    use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+    use kafka_protocol::messages::create_topics_response::{
+        CreatableTopicConfigs, CreatableTopicResult,
+    };
     use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
     use kafka_protocol::protocol::{Encodable, Message};
 
@@ -239,7 +250,9 @@ mod tests {
 
     fn topics() -> Vec<NewTopic> {
         vec![
-            NewTopic::new("a", 3, 1).config("cleanup.policy", "compact").config("retention.ms", "1000"),
+            NewTopic::new("a", 3, 1)
+                .config("cleanup.policy", "compact")
+                .config("retention.ms", "1000"),
             NewTopic::new("b", -1, -1),
             NewTopic::new("c", 1, 1),
         ]
@@ -253,11 +266,22 @@ mod tests {
         let a = &req.topics[0];
         assert_eq!(a.name.0.as_str(), "a");
         assert_eq!((a.num_partitions, a.replication_factor), (3, 1));
-        let cfg: Vec<_> = a.configs.iter().map(|c| (c.name.as_str(), c.value.as_deref())).collect();
-        assert_eq!(cfg, vec![("cleanup.policy", Some("compact")), ("retention.ms", Some("1000"))]);
+        let cfg: Vec<_> = a
+            .configs
+            .iter()
+            .map(|c| (c.name.as_str(), c.value.as_deref()))
+            .collect();
+        assert_eq!(
+            cfg,
+            vec![
+                ("cleanup.policy", Some("compact")),
+                ("retention.ms", Some("1000"))
+            ]
+        );
         assert_eq!(req.topics[1].num_partitions, -1);
         for v in CreateTopicsRequest::VERSIONS.min..=CreateTopicsRequest::VERSIONS.max {
-            req.encode(&mut bytes::BytesMut::new(), v).expect("encodes at every version");
+            req.encode(&mut bytes::BytesMut::new(), v)
+                .expect("encodes at every version");
         }
     }
 
@@ -289,7 +313,10 @@ mod tests {
         assert_eq!(out[0].0, "a");
         let a = out[0].1.as_ref().expect("a created");
         assert_eq!((a.partitions, a.replication_factor), (3, 1));
-        assert_eq!(a.configs["cleanup.policy"].source, ConfigSource::DynamicTopic);
+        assert_eq!(
+            a.configs["cleanup.policy"].source,
+            ConfigSource::DynamicTopic
+        );
         assert_eq!(a.configs["segment.bytes"].source, ConfigSource::Default);
         let b = out[1].1.as_ref().expect_err("b exists");
         assert_eq!(b.code(), Some(ResponseError::TopicAlreadyExists));
@@ -308,14 +335,23 @@ mod tests {
         let out = interpret_create_topics(&topics()[2..], resp, "User:kmirror");
         let e = out[0].1.as_ref().expect_err("denied");
         let s = e.to_string();
-        assert!(s.contains("'c'") && s.contains("User:kmirror") && s.contains("ACL"), "{s}");
+        assert!(
+            s.contains("'c'") && s.contains("User:kmirror") && s.contains("ACL"),
+            "{s}"
+        );
     }
 
     #[test]
     fn create_partitions_round_trip() {
         let want = vec![
-            NewPartitions { topic: "a".into(), total: 6 },
-            NewPartitions { topic: "b".into(), total: 1 },
+            NewPartitions {
+                topic: "a".into(),
+                total: 6,
+            },
+            NewPartitions {
+                topic: "b".into(),
+                total: 1,
+            },
         ];
         let req = build_create_partitions(&want, Duration::from_secs(1), false);
         assert_eq!(req.topics[0].count, 6);
@@ -335,7 +371,10 @@ mod tests {
         assert!(out[0].1.is_ok());
         let e = out[1].1.as_ref().expect_err("invalid");
         assert_eq!(e.code(), Some(ResponseError::InvalidPartitions));
-        assert!(e.to_string().contains("grow topic 'b' to 1 partitions"), "{e}");
+        assert!(
+            e.to_string().contains("grow topic 'b' to 1 partitions"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -343,7 +382,8 @@ mod tests {
         let names = vec!["a".to_string(), "b".to_string()];
         for v in DeleteTopicsRequest::VERSIONS.min..=DeleteTopicsRequest::VERSIONS.max {
             let req = build_delete_topics(&names, Duration::from_secs(1), v);
-            req.encode(&mut bytes::BytesMut::new(), v).expect("encodes at its version");
+            req.encode(&mut bytes::BytesMut::new(), v)
+                .expect("encodes at its version");
             if v >= 6 {
                 assert_eq!(req.topics.len(), 2);
                 assert!(req.topic_names.is_empty());
