@@ -109,12 +109,30 @@ mod tests {
         use AclOperation::*;
         use AclPermission::*;
         let f = flow("topics = orders.*");
-        assert_eq!(target_acl(&f, &acl("orders", PatternType::Prefixed, Read, Allow)), None);
-        assert_eq!(target_acl(&f, &acl("*", PatternType::Literal, Read, Allow)), None);
-        assert_eq!(target_acl(&f, &acl("payments", PatternType::Literal, Read, Allow)), None);
-        assert_eq!(target_acl(&f, &acl("__consumer_offsets", PatternType::Literal, Read, Allow)), None);
+        assert_eq!(
+            target_acl(&f, &acl("orders", PatternType::Prefixed, Read, Allow)),
+            None
+        );
+        assert_eq!(
+            target_acl(&f, &acl("*", PatternType::Literal, Read, Allow)),
+            None
+        );
+        assert_eq!(
+            target_acl(&f, &acl("payments", PatternType::Literal, Read, Allow)),
+            None
+        );
+        assert_eq!(
+            target_acl(
+                &f,
+                &acl("__consumer_offsets", PatternType::Literal, Read, Allow)
+            ),
+            None
+        );
         // A remote topic from the target would loop.
-        assert_eq!(target_acl(&f, &acl("B.orders", PatternType::Literal, Read, Allow)), None);
+        assert_eq!(
+            target_acl(&f, &acl("B.orders", PatternType::Literal, Read, Allow)),
+            None
+        );
         let mut group = acl("orders", PatternType::Literal, Read, Allow);
         group.resource_type = ResourceType::Group;
         assert_eq!(target_acl(&f, &group), None);
@@ -125,7 +143,9 @@ mod tests {
     fn identity_keeps_names_and_all_plus_read_collapse() {
         use AclOperation::*;
         use AclPermission::*;
-        let f = flow("replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy");
+        let f = flow(
+            "replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
+        );
         let lit = PatternType::Literal;
         let out = target_acls(
             &f,
@@ -136,8 +156,9 @@ mod tests {
                 acl("t", lit, Write, Deny),
             ],
         );
-        let want: BTreeSet<AclBinding> =
-            [acl("t", lit, Read, Allow), acl("t", lit, Write, Deny)].into_iter().collect();
+        let want: BTreeSet<AclBinding> = [acl("t", lit, Read, Allow), acl("t", lit, Write, Deny)]
+            .into_iter()
+            .collect();
         assert_eq!(out, want);
     }
 }

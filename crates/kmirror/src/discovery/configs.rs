@@ -157,7 +157,10 @@ pub(crate) mod tests {
     }
 
     fn configs(entries: &[ConfigEntry]) -> BTreeMap<String, ConfigEntry> {
-        entries.iter().map(|e| (e.name.clone(), e.clone())).collect()
+        entries
+            .iter()
+            .map(|e| (e.name.clone(), e.clone()))
+            .collect()
     }
 
     /// A source topic as DescribeConfigs shows it: a few overrides among defaults and broker settings.
@@ -176,7 +179,11 @@ pub(crate) mod tests {
             entry("compression.type", "zstd", StaticBroker),
             entry("message.timestamp.type", "LogAppendTime", DynamicTopic),
             entry("min.insync.replicas", "2", StaticBroker),
-            entry("unclean.leader.election.enable", "true", DynamicDefaultBroker),
+            entry(
+                "unclean.leader.election.enable",
+                "true",
+                DynamicDefaultBroker,
+            ),
             secret,
             ro,
         ])
@@ -220,7 +227,10 @@ pub(crate) mod tests {
     #[test]
     fn min_insync_at_kafka_default_is_not_copied_and_is_clamped_otherwise() {
         let mut src = source_topic();
-        src.insert("min.insync.replicas".into(), entry("min.insync.replicas", "1", ConfigSource::Default));
+        src.insert(
+            "min.insync.replicas".into(),
+            entry("min.insync.replicas", "1", ConfigSource::Default),
+        );
         let f = ConfigPropertyFilter::mm2_default();
         let d = desired_target_configs("A.t", &src, &f, UseDefaultsFrom::Target, Some(3));
         assert!(!d.configs.contains_key(MIN_INSYNC_REPLICAS));
@@ -272,7 +282,10 @@ pub(crate) mod tests {
     #[test]
     fn sync_sets_differences_and_deletes_removed_overrides() {
         let mut src = source_topic();
-        src.insert("retention.bytes".into(), entry("retention.bytes", "-1", ConfigSource::Default));
+        src.insert(
+            "retention.bytes".into(),
+            entry("retention.bytes", "-1", ConfigSource::Default),
+        );
         let plan = plan_config_sync(
             "A.t",
             &src,
@@ -291,15 +304,25 @@ pub(crate) mod tests {
         );
         // message.timestamp.type is excluded: the target's own value survives; target.only.prop is unknown
         // to the source and left alone.
-        assert!(plan.desired.warnings.is_empty(), "{:?}", plan.desired.warnings);
+        assert!(
+            plan.desired.warnings.is_empty(),
+            "{:?}",
+            plan.desired.warnings
+        );
     }
 
     #[test]
     fn sync_of_a_topic_in_line_does_nothing() {
         let src = source_topic();
         let mut tgt = target_topic();
-        tgt.insert("retention.ms".into(), entry("retention.ms", "3600000", ConfigSource::DynamicTopic));
-        tgt.insert("min.insync.replicas".into(), entry("min.insync.replicas", "2", ConfigSource::DynamicTopic));
+        tgt.insert(
+            "retention.ms".into(),
+            entry("retention.ms", "3600000", ConfigSource::DynamicTopic),
+        );
+        tgt.insert(
+            "min.insync.replicas".into(),
+            entry("min.insync.replicas", "2", ConfigSource::DynamicTopic),
+        );
         let plan = plan_config_sync(
             "A.t",
             &src,
@@ -313,17 +336,28 @@ pub(crate) mod tests {
 
     #[test]
     fn a_target_value_equal_by_default_still_becomes_an_override() {
-        let src = configs(&[entry("segment.bytes", "1073741824", ConfigSource::DynamicTopic)]);
+        let src = configs(&[entry(
+            "segment.bytes",
+            "1073741824",
+            ConfigSource::DynamicTopic,
+        )]);
         let tgt = configs(&[entry("segment.bytes", "1073741824", ConfigSource::Default)]);
         let f = ConfigPropertyFilter::mm2_default();
         let plan = plan_config_sync("t", &src, &tgt, &f, UseDefaultsFrom::Target, None);
-        assert_eq!(plan.ops, vec![AlterConfigOp::set("segment.bytes", "1073741824")]);
+        assert_eq!(
+            plan.ops,
+            vec![AlterConfigOp::set("segment.bytes", "1073741824")]
+        );
     }
 
     #[test]
     fn removed_source_min_insync_override_is_deleted_unless_excluded() {
         let src = configs(&[entry("min.insync.replicas", "1", ConfigSource::Default)]);
-        let tgt = configs(&[entry("min.insync.replicas", "2", ConfigSource::DynamicTopic)]);
+        let tgt = configs(&[entry(
+            "min.insync.replicas",
+            "2",
+            ConfigSource::DynamicTopic,
+        )]);
         let f = ConfigPropertyFilter::mm2_default();
         let plan = plan_config_sync("t", &src, &tgt, &f, UseDefaultsFrom::Target, Some(3));
         assert_eq!(plan.ops, vec![AlterConfigOp::delete("min.insync.replicas")]);
@@ -341,7 +375,10 @@ pub(crate) mod tests {
         ]);
         let f = ConfigPropertyFilter::mm2_default();
         let plan = plan_config_sync("t", &src, &tgt, &f, UseDefaultsFrom::Source, None);
-        assert_eq!(plan.ops, vec![AlterConfigOp::set("retention.ms", "604800000")]);
+        assert_eq!(
+            plan.ops,
+            vec![AlterConfigOp::set("retention.ms", "604800000")]
+        );
     }
 
     #[test]

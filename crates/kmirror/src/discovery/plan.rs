@@ -151,12 +151,24 @@ mod tests {
     #[test]
     fn rf_follows_source_unless_configured() {
         let p = plan_replication_factor("A.t", None, 3, 5);
-        assert_eq!(p, RfPlan { replication_factor: 3, warning: None });
+        assert_eq!(
+            p,
+            RfPlan {
+                replication_factor: 3,
+                warning: None
+            }
+        );
         let p = plan_replication_factor("A.t", Some(2), 3, 5);
         assert_eq!(p.replication_factor, 2);
         assert!(p.warning.is_none());
         let p = plan_replication_factor("A.t", Some(-1), 3, 1);
-        assert_eq!(p, RfPlan { replication_factor: -1, warning: None });
+        assert_eq!(
+            p,
+            RfPlan {
+                replication_factor: -1,
+                warning: None
+            }
+        );
     }
 
     #[test]
@@ -164,14 +176,23 @@ mod tests {
         let p = plan_replication_factor("A.orders", None, 3, 1);
         assert_eq!(p.replication_factor, 1);
         let w = p.warning.unwrap();
-        assert!(w.contains("'A.orders'") && w.contains("3") && w.contains("source topic"), "{w}");
+        assert!(
+            w.contains("'A.orders'") && w.contains("3") && w.contains("source topic"),
+            "{w}"
+        );
         let p = plan_replication_factor("A.orders", Some(4), 1, 2);
         assert_eq!(p.replication_factor, 2);
         assert!(p.warning.unwrap().contains("replication.factor"));
         // Unknown broker count (0): nothing to clamp against.
-        assert_eq!(plan_replication_factor("t", None, 3, 0).replication_factor, 3);
+        assert_eq!(
+            plan_replication_factor("t", None, 3, 0).replication_factor,
+            3
+        );
         // A source topic without replicas listed still gets a valid factor.
-        assert_eq!(plan_replication_factor("t", None, 0, 3).replication_factor, 1);
+        assert_eq!(
+            plan_replication_factor("t", None, 0, 3).replication_factor,
+            1
+        );
     }
 
     #[test]
@@ -181,7 +202,10 @@ mod tests {
         let (v, w) = clamp_min_insync("A.t", "2", 1);
         assert_eq!(v, "1");
         let w = w.unwrap();
-        assert!(w.contains("'A.t'") && w.contains("min.insync.replicas 2"), "{w}");
+        assert!(
+            w.contains("'A.t'") && w.contains("min.insync.replicas 2"),
+            "{w}"
+        );
         // Unknown factor or a value the broker should judge: unchanged.
         assert_eq!(clamp_min_insync("t", "5", -1).0, "5");
         assert_eq!(clamp_min_insync("t", "x", 1).0, "x");
@@ -211,11 +235,17 @@ mod tests {
     #[test]
     fn partitions_are_only_added() {
         assert_eq!(partition_action(3, None), PartitionAction::Create(3));
-        assert_eq!(partition_action(11, Some(10)), PartitionAction::Grow { from: 10, to: 11 });
+        assert_eq!(
+            partition_action(11, Some(10)),
+            PartitionAction::Grow { from: 10, to: 11 }
+        );
         assert_eq!(partition_action(3, Some(3)), PartitionAction::Nothing);
         assert_eq!(
             partition_action(3, Some(5)),
-            PartitionAction::TargetHasMore { source: 3, target: 5 }
+            PartitionAction::TargetHasMore {
+                source: 3,
+                target: 5
+            }
         );
     }
 }
