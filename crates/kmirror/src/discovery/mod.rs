@@ -4,4 +4,17 @@
 
 pub mod acls;
 pub mod configs;
+mod error;
+mod internal;
 pub mod plan;
+mod sync;
+
+pub use error::{DiscoveryError, ProblemKind, TopicProblem};
+pub use internal::{
+    CONNECT_OFFSETS_PARTITIONS, DEFAULT_INTERNAL_RF, InternalTopicState, SINGLE_PARTITION,
+    default_internal_rf, ensure_internal_topic,
+};
+pub use sync::{
+    AclSyncReport, ConfigSyncReport, GrownTopic, MirroredTopic, RemovedTopic, SkippedTopic,
+    TopicSet, TopicSync,
+};
