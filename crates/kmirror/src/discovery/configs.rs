@@ -2,10 +2,11 @@
 //! topic back in line with its source. Pure: works on DescribeConfigs answers.
 //!
 //! Only values set on the source topic itself are copied (not the source cluster's broker defaults, which
-//! describe that cluster, not the topic). `min.insync.replicas` is the exception: the source's effective
-//! value is copied whenever it is not Kafka's built-in default, because a topic's durability contract is
-//! often set broker-wide and must survive a failover. Excluded properties are never set or deleted, so
-//! values an operator set on the target for them stay.
+//! describe that cluster, not the topic). `min.insync.replicas` is the exception: a topic's durability
+//! contract is often set broker-wide and must survive a failover, so the target must end up with the source's
+//! *effective* value whenever that is not Kafka's built-in default — as its own default if that already
+//! matches, else as a topic override. Excluded properties are never set or deleted, so values an operator set
+//! on the target for them stay.
 
 use std::collections::BTreeMap;
 
@@ -39,10 +40,24 @@ fn is_mm2_default_list(filter: &ConfigPropertyFilter) -> bool {
 /// The configs a remote topic should carry, with warnings about values that had to change.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DesiredConfigs {
-    /// Property → value to set on the target topic.
+    /// Topic overrides to carry: property → value.
     pub configs: BTreeMap<String, String>,
+    /// The source's `min.insync.replicas` when it comes from the source's broker settings rather than the
+    /// topic (already capped by the replication factor): the target must end with this effective value, from
+    /// its own default if that matches, else as an override.
+    pub inherited_min_insync: Option<String>,
     /// One line per adjusted value, naming the topic.
     pub warnings: Vec<String>,
+}
+
+impl DesiredConfigs {
+    /// The `min.insync.replicas` the target topic must end with, if the source decides it.
+    pub fn min_insync(&self) -> Option<&str> {
+        self.configs
+            .get(MIN_INSYNC_REPLICAS)
+            .or(self.inherited_min_insync.as_ref())
+            .map(String::as_str)
+    }
 }
 
 /// What the remote topic `target_topic` should be configured with, from the source topic's DescribeConfigs
@@ -60,26 +75,31 @@ pub fn desired_target_configs(
             continue;
         }
         let Some(value) = &entry.value else { continue };
-        let wanted = match use_defaults_from {
-            // MM2 pushes source defaults too, except the source's static broker settings.
-            UseDefaultsFrom::Source => entry.source != ConfigSource::StaticBroker,
-            UseDefaultsFrom::Target if entry.name == MIN_INSYNC_REPLICAS => {
-                entry.source != ConfigSource::Default
-            }
-            UseDefaultsFrom::Target => entry.source == ConfigSource::DynamicTopic,
-        };
-        if !wanted {
-            continue;
-        }
+        let is_min_insync = entry.name == MIN_INSYNC_REPLICAS;
         let value = match target_rf {
-            Some(rf) if rf > 0 && entry.name == MIN_INSYNC_REPLICAS => {
+            Some(rf) if rf > 0 && is_min_insync => {
                 let (v, warning) = clamp_min_insync(target_topic, value, rf);
                 out.warnings.extend(warning);
                 v
             }
             _ => value.clone(),
         };
-        out.configs.insert(entry.name.clone(), value);
+        let as_override = match (use_defaults_from, entry.source) {
+            (_, ConfigSource::DynamicTopic) => true,
+            (_, ConfigSource::Default) if is_min_insync => {
+                use_defaults_from == UseDefaultsFrom::Source
+            }
+            _ if is_min_insync => {
+                out.inherited_min_insync = Some(value);
+                continue;
+            }
+            // MM2 pushes source defaults too, except the source's static broker settings.
+            (UseDefaultsFrom::Source, source) => source != ConfigSource::StaticBroker,
+            (UseDefaultsFrom::Target, _) => false,
+        };
+        if as_override {
+            out.configs.insert(entry.name.clone(), value);
+        }
     }
     out
 }
@@ -119,6 +139,16 @@ pub fn plan_config_sync(
             Some(_) => ops.push(AlterConfigOp::set(name.clone(), value.clone())),
         }
     }
+    if let Some(value) = &desired.inherited_min_insync {
+        match target.get(MIN_INSYNC_REPLICAS) {
+            Some(t) if t.value.as_ref() == Some(value) || t.read_only || t.sensitive => {}
+            Some(_) => ops.push(AlterConfigOp::set(MIN_INSYNC_REPLICAS, value.clone())),
+            None => desired.warnings.push(format!(
+                "topic '{target_topic}': the target does not report min.insync.replicas; cannot match the \
+                 source's {value}"
+            )),
+        }
+    }
     if use_defaults_from == UseDefaultsFrom::Target {
         for t in target.values() {
             let removable = t.source == ConfigSource::DynamicTopic
@@ -126,6 +156,7 @@ pub fn plan_config_sync(
                 && !t.sensitive
                 && source.contains_key(&t.name)
                 && !desired.configs.contains_key(&t.name)
+                && (t.name != MIN_INSYNC_REPLICAS || desired.inherited_min_insync.is_none())
                 && property_copied(filter, &t.name);
             if removable {
                 ops.push(AlterConfigOp::delete(t.name.clone()));
@@ -204,7 +235,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn only_topic_overrides_and_min_insync_are_copied() {
+    fn only_topic_overrides_are_copied_and_broker_level_min_insync_is_followed() {
         let d = desired_target_configs(
             "A.t",
             &source_topic(),
@@ -212,37 +243,53 @@ pub(crate) mod tests {
             UseDefaultsFrom::Target,
             Some(3),
         );
-        let want: BTreeMap<String, String> = [
-            ("cleanup.policy", "compact"),
-            ("retention.ms", "3600000"),
-            ("min.insync.replicas", "2"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let want: BTreeMap<String, String> =
+            [("cleanup.policy", "compact"), ("retention.ms", "3600000")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         assert_eq!(d.configs, want);
+        assert_eq!(d.inherited_min_insync.as_deref(), Some("2"));
+        assert_eq!(d.min_insync(), Some("2"));
         assert!(d.warnings.is_empty());
+    }
+
+    #[test]
+    fn min_insync_set_on_the_source_topic_is_an_override() {
+        let mut src = source_topic();
+        src.insert(
+            MIN_INSYNC_REPLICAS.into(),
+            entry(MIN_INSYNC_REPLICAS, "1", ConfigSource::DynamicTopic),
+        );
+        let f = ConfigPropertyFilter::mm2_default();
+        let d = desired_target_configs("A.t", &src, &f, UseDefaultsFrom::Target, Some(3));
+        assert_eq!(d.configs[MIN_INSYNC_REPLICAS], "1");
+        assert_eq!(d.inherited_min_insync, None);
+        // Unless the user excludes it.
+        let user = ConfigPropertyFilter::from_list(&["min\\.insync\\.replicas"]).unwrap();
+        let d = desired_target_configs("A.t", &src, &user, UseDefaultsFrom::Target, Some(3));
+        assert_eq!(d.min_insync(), None);
     }
 
     #[test]
     fn min_insync_at_kafka_default_is_not_copied_and_is_clamped_otherwise() {
         let mut src = source_topic();
         src.insert(
-            "min.insync.replicas".into(),
-            entry("min.insync.replicas", "1", ConfigSource::Default),
+            MIN_INSYNC_REPLICAS.into(),
+            entry(MIN_INSYNC_REPLICAS, "1", ConfigSource::Default),
         );
         let f = ConfigPropertyFilter::mm2_default();
         let d = desired_target_configs("A.t", &src, &f, UseDefaultsFrom::Target, Some(3));
-        assert!(!d.configs.contains_key(MIN_INSYNC_REPLICAS));
+        assert_eq!(d.min_insync(), None);
 
         let src = source_topic();
         let d = desired_target_configs("A.t", &src, &f, UseDefaultsFrom::Target, Some(1));
-        assert_eq!(d.configs[MIN_INSYNC_REPLICAS], "1");
+        assert_eq!(d.min_insync(), Some("1"));
         assert_eq!(d.warnings.len(), 1);
         assert!(d.warnings[0].contains("'A.t'"), "{:?}", d.warnings);
         // Factor unknown (broker default): passed on unchanged, checked after creation.
         let d = desired_target_configs("A.t", &src, &f, UseDefaultsFrom::Target, None);
-        assert_eq!(d.configs[MIN_INSYNC_REPLICAS], "2");
+        assert_eq!(d.min_insync(), Some("2"));
     }
 
     #[test]
@@ -261,6 +308,7 @@ pub(crate) mod tests {
         assert!(!d.configs.contains_key("unclean.leader.election.enable"));
         assert!(!d.configs.contains_key("sasl.secret"));
         assert!(!d.configs.contains_key("remote.log.copy.disable"));
+        assert_eq!(d.inherited_min_insync.as_deref(), Some("2"));
     }
 
     fn target_topic() -> BTreeMap<String, ConfigEntry> {
@@ -297,8 +345,8 @@ pub(crate) mod tests {
         assert_eq!(
             plan.ops,
             vec![
-                AlterConfigOp::set("min.insync.replicas", "2"),
                 AlterConfigOp::set("retention.ms", "3600000"),
+                AlterConfigOp::set("min.insync.replicas", "2"),
                 AlterConfigOp::delete("retention.bytes"),
             ]
         );
@@ -332,6 +380,31 @@ pub(crate) mod tests {
             Some(3),
         );
         assert_eq!(plan.ops, vec![]);
+    }
+
+    #[test]
+    fn broker_level_min_insync_is_matched_by_value_not_by_override() {
+        let f = ConfigPropertyFilter::mm2_default();
+        let src = configs(&[entry(
+            MIN_INSYNC_REPLICAS,
+            "2",
+            ConfigSource::DynamicDefaultBroker,
+        )]);
+        let same = configs(&[entry(MIN_INSYNC_REPLICAS, "2", ConfigSource::StaticBroker)]);
+        let plan = plan_config_sync("t", &src, &same, &f, UseDefaultsFrom::Target, Some(3));
+        assert_eq!(plan.ops, vec![]);
+        let overridden = configs(&[entry(MIN_INSYNC_REPLICAS, "2", ConfigSource::DynamicTopic)]);
+        let plan = plan_config_sync("t", &src, &overridden, &f, UseDefaultsFrom::Target, Some(3));
+        assert_eq!(plan.ops, vec![], "an equal override is kept, not deleted");
+        let other = configs(&[entry(
+            MIN_INSYNC_REPLICAS,
+            "1",
+            ConfigSource::DynamicDefaultBroker,
+        )]);
+        let plan = plan_config_sync("t", &src, &other, &f, UseDefaultsFrom::Target, Some(3));
+        assert_eq!(plan.ops, vec![AlterConfigOp::set(MIN_INSYNC_REPLICAS, "2")]);
+        let plan = plan_config_sync("t", &src, &other, &f, UseDefaultsFrom::Target, Some(1));
+        assert_eq!(plan.ops, vec![], "clamped to the factor, 1 already holds");
     }
 
     #[test]

@@ -8,12 +8,16 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
 use kmirror_kafka::admin::{
     AclBinding, AclFilter, Admin, AlterConfigOp, ConfigEntry, ConfigResource, ConfigSource,
-    NewPartitions, NewTopic, PatternType,
+    CreatedTopic, NewPartitions, NewTopic, PatternType,
 };
+use tokio::sync::watch;
+use tokio::time::{Instant, MissedTickBehavior, interval_at};
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::acls::target_acls;
@@ -402,6 +406,51 @@ impl TopicSync {
         Ok(report)
     }
 
+    /// Runs the jobs on the flow's intervals until `cancel` fires: `refresh` at once and then every
+    /// `refresh.topics.interval` (only once when `refresh.topics.enabled` is false), publishing each result to
+    /// `publish`; `sync_acls` at once and every `sync.topic.acls.interval`; `sync_configs` every
+    /// `sync.topic.configs.interval` (new topics get their configs when created). Failures are logged and
+    /// shown on the status board; the next tick retries.
+    pub async fn run(mut self, cancel: CancellationToken, publish: watch::Sender<Arc<TopicSet>>) {
+        let every = |period: Duration, first: Instant| {
+            let mut i = interval_at(first, period.max(Duration::from_millis(100)));
+            i.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            i
+        };
+        let now = Instant::now();
+        let mut refresh = every(self.flow.refresh_topics.interval, now);
+        let mut configs = every(
+            self.flow.sync_topic_configs.interval,
+            now + self.flow.sync_topic_configs.interval,
+        );
+        let mut acls = every(self.flow.sync_topic_acls.interval, now);
+        let mut refreshed_once = false;
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                _ = refresh.tick(), if self.flow.refresh_topics.enabled || !refreshed_once => {
+                    match self.refresh().await {
+                        Ok(set) => {
+                            refreshed_once = true;
+                            publish.send_replace(Arc::new(set));
+                        }
+                        Err(e) => debug!(flow = %self.name, "refresh: {e}"),
+                    }
+                }
+                _ = configs.tick(), if self.flow.sync_topic_configs.enabled => {
+                    if let Err(e) = self.sync_configs().await {
+                        warn!(flow = %self.name, "config sync: {e}");
+                    }
+                }
+                _ = acls.tick(), if self.flow.sync_topic_acls.enabled && self.acl_disabled.is_none() => {
+                    if let Err(e) = self.sync_acls().await {
+                        warn!(flow = %self.name, "ACL sync: {e}");
+                    }
+                }
+            }
+        }
+    }
+
     /// Target work for topics that are new, resized or not yet in line.
     async fn reconcile(
         &mut self,
@@ -631,13 +680,14 @@ impl TopicSync {
             for warning in &desired.warnings {
                 self.warn_once(format!("create-config:{warning}"), warning.clone());
             }
+            let min_insync = desired.min_insync().map(str::to_string);
             new_topics.push(NewTopic {
                 name: w.target.clone(),
                 partitions: w.partitions,
                 replication_factor: rf.replication_factor,
                 configs: desired.configs,
             });
-            creating.push(topic.clone());
+            creating.push((topic.clone(), min_insync));
         }
         if new_topics.is_empty() {
             return Vec::new();
@@ -647,7 +697,9 @@ impl TopicSync {
             Err(e) => new_topics.iter().map(|_| Err(e.clone())).collect(),
         };
         let mut describe_later = Vec::new();
-        for ((topic, request), result) in creating.iter().zip(&new_topics).zip(results) {
+        for (((topic, min_insync), request), result) in
+            creating.iter().zip(&new_topics).zip(results)
+        {
             let w = &wanted[topic];
             match result {
                 Ok(created) => {
@@ -670,15 +722,8 @@ impl TopicSync {
                         },
                     );
                     set.created.push(w.target.clone());
-                    if request.replication_factor <= 0 {
-                        self.fit_min_insync(
-                            topic,
-                            request,
-                            i32::from(created.replication_factor),
-                            set,
-                        )
+                    self.settle_min_insync(topic, &created, min_insync.as_deref(), set)
                         .await;
-                    }
                 }
                 // Created concurrently, or our earlier try's answer was lost: the next refresh finds it.
                 Err(e) if e.code() == Some(ResponseError::TopicAlreadyExists) => {
@@ -707,32 +752,45 @@ impl TopicSync {
         describe_later
     }
 
-    /// A topic created with the broker's default replication factor may have got fewer replicas than the
-    /// source's `min.insync.replicas`: lower it now that the factor is known.
-    async fn fit_min_insync(
+    /// Makes the new topic's effective `min.insync.replicas` what the source decides: it was not in the
+    /// request when the source inherits it from broker settings (the target's default may already match),
+    /// and a topic created with the broker's default replication factor may have fewer replicas than it.
+    async fn settle_min_insync(
         &mut self,
         topic: &str,
-        request: &NewTopic,
-        rf: i32,
+        created: &CreatedTopic,
+        want: Option<&str>,
         set: &mut TopicSet,
     ) {
-        let Some(value) = request.configs.get(MIN_INSYNC_REPLICAS) else {
+        let Some(want) = want else {
             return;
         };
-        let (fitted, Some(warning)) = clamp_min_insync(&request.name, value, rf) else {
+        let (fitted, warning) =
+            clamp_min_insync(&created.name, want, i32::from(created.replication_factor));
+        if let Some(warning) = warning {
+            self.warn_once(format!("create-config:{warning}"), warning);
+        }
+        let effective = created
+            .configs
+            .get(MIN_INSYNC_REPLICAS)
+            .and_then(|e| e.value.as_deref());
+        if effective == Some(fitted.as_str()) {
             return;
-        };
-        self.warn_once(format!("create-config:{warning}"), warning);
+        }
         let change = vec![(
-            ConfigResource::Topic(request.name.clone()),
-            vec![AlterConfigOp::set(MIN_INSYNC_REPLICAS, fitted)],
+            ConfigResource::Topic(created.name.clone()),
+            vec![AlterConfigOp::set(MIN_INSYNC_REPLICAS, fitted.clone())],
         )];
         let result = match self.target.incremental_alter_configs(&change).await {
             Ok(mut r) => r.pop().map_or(Ok(()), |(_, r)| r),
             Err(e) => Err(e),
         };
-        if let Err(e) = result {
-            self.alter_problem(topic, &request.name, &e, set);
+        match result {
+            Ok(()) => {
+                info!(flow = %self.name, target_topic = %created.name, min_insync_replicas = %fitted,
+                            "set min.insync.replicas to follow the source")
+            }
+            Err(e) => self.alter_problem(topic, &created.name, &e, set),
         }
     }
 
