@@ -152,6 +152,10 @@ pub(crate) fn remedy(
         ) => format!(
             "grant DESCRIBE_CONFIGS on topic '{target_topic}' to the principal kmirror uses on the target"
         ),
+        (Some(ResponseError::InvalidTopicException), _) => format!(
+            "'{target_topic}' is not a valid topic name on the target (longer than 249 characters, or illegal \
+             characters); exclude the source topic with topics.exclude or mirror it under identity naming"
+        ),
         (Some(ResponseError::InvalidConfig), _) => {
             "a copied topic config is not accepted by the target; add it to config.properties.exclude"
                 .to_string()
@@ -196,6 +200,13 @@ mod tests {
             1,
         );
         assert!(r.contains("config.properties.exclude"), "{r}");
+        let r = remedy(
+            &err(ResponseError::InvalidTopicException),
+            ProblemKind::CreateTopic,
+            "A.t",
+            1,
+        );
+        assert!(r.contains("'A.t' is not a valid topic name"), "{r}");
         let r = remedy(
             &err(ResponseError::ClusterAuthorizationFailed),
             ProblemKind::DescribeSourceConfigs,
