@@ -22,6 +22,8 @@ use crate::telemetry::{Metrics, StatusBoard};
 const SUBJECT: &str = "heartbeats";
 /// Pause between attempts to set up (create the topic, get a producer id) while the target refuses.
 const SETUP_RETRY: Duration = Duration::from_secs(5);
+/// The least time one heartbeat may take to be acknowledged before the emitter starts over.
+const MIN_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A heartbeat that cannot be encoded (an alias longer than MM2's 32767-byte string limit).
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +113,8 @@ impl HeartbeatEmitter {
             partition: 0,
         };
         let mut producer: Option<Producer> = None;
+        let mut check_topic = false;
+        let send_timeout = self.interval.saturating_mul(5).max(MIN_SEND_TIMEOUT);
         let mut ticks = tokio::time::interval(self.interval);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         info!(flow = %self.flow, topic = %self.topic, interval = ?self.interval, "emitting heartbeats");
@@ -118,6 +122,16 @@ impl HeartbeatEmitter {
             tokio::select! {
                 () = cancel.cancelled() => break,
                 _ = ticks.tick() => {}
+            }
+            // After a failed write: the topic may have been deleted; make it exist again.
+            if check_topic {
+                match self.ensure_once().await {
+                    Ok(()) => check_topic = false,
+                    Err(message) => {
+                        self.problem(message);
+                        continue;
+                    }
+                }
             }
             let p = match &producer {
                 Some(p) => p.clone(),
@@ -139,22 +153,24 @@ impl HeartbeatEmitter {
             let batch = heartbeat_batch(&self.source, &self.target_alias, now)?;
             let sent = tokio::select! {
                 () = cancel.cancelled() => break,
-                r = p.send(tp.clone(), batch) => r,
+                r = tokio::time::timeout(send_timeout, p.send(tp.clone(), batch)) => r,
             };
-            match sent {
-                Ok(ack) => {
+            let error = match sent {
+                Ok(Ok(ack)) => {
                     debug!(flow = %self.flow, offset = ack.base_offset, timestamp = now, "heartbeat");
                     self.resolve();
+                    continue;
                 }
-                Err(e) => {
-                    // A fresh producer id starts clean whatever state the failure left behind.
-                    producer = None;
-                    self.problem(format!(
-                        "cannot write a heartbeat to '{}' on target cluster '{}': {e}",
-                        self.topic, self.target_alias
-                    ));
-                }
-            }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no acknowledgement within {send_timeout:?}"),
+            };
+            // A fresh producer id starts clean whatever state the failure left behind.
+            producer = None;
+            check_topic = true;
+            self.problem(format!(
+                "cannot write a heartbeat to '{}' on target cluster '{}': {error}",
+                self.topic, self.target_alias
+            ));
         }
         info!(flow = %self.flow, "heartbeats stopped");
         Ok(())
@@ -163,29 +179,37 @@ impl HeartbeatEmitter {
     /// Retries until the topic exists (or is assumed to); false when cancelled first.
     async fn ensure_topic(&mut self, cancel: &CancellationToken) -> bool {
         loop {
-            let attempt = ensure_internal_topic(
-                &self.target,
-                &self.topic,
-                SINGLE_PARTITION,
-                true,
-                self.replication_factor,
-            );
             let result = tokio::select! {
                 () = cancel.cancelled() => return false,
-                r = attempt => r,
+                r = self.ensure_once() => r,
             };
             match result {
-                Ok(_) => return true,
-                Err(e) => self.problem(format!(
-                    "heartbeats of {} on target cluster '{}': {e}",
-                    self.flow, self.target_alias
-                )),
+                Ok(()) => return true,
+                Err(message) => self.problem(message),
             }
             tokio::select! {
                 () = cancel.cancelled() => return false,
                 () = tokio::time::sleep(SETUP_RETRY) => {}
             }
         }
+    }
+
+    async fn ensure_once(&self) -> Result<(), String> {
+        ensure_internal_topic(
+            &self.target,
+            &self.topic,
+            SINGLE_PARTITION,
+            true,
+            self.replication_factor,
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "heartbeats of {} on target cluster '{}': {e}",
+                self.flow, self.target_alias
+            )
+        })
     }
 
     fn problem(&mut self, message: String) {

@@ -21,6 +21,7 @@ use kmirror_testkit::{
     Cluster, JavaOutput, TopicSpec, cluster, create_topic, kafka_tool, read_all, topic_end_offsets,
     unique_name, unique_topic,
 };
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -687,12 +688,34 @@ async fn refused_creation_is_reported_and_others_continue() {
     create_topic(&a.bootstrap, &TopicSpec::new(&refused, 2)).await;
     create_topic(&a.bootstrap, &TopicSpec::new(&fine, 1)).await;
     create_topic(&a.bootstrap, &TopicSpec::new(&long, 1)).await;
+    let hidden = unique_topic("disc-noconf");
+    create_topic(&a.bootstrap, &TopicSpec::new(&hidden, 1)).await;
     let remote_refused = format!("A.{refused}");
 
     // CREATE on the cluster would cover every topic: deny it, so the broker decides per topic.
     let user = unique_name("disc-user");
     let principal = format!("User:{user}");
     let target = scram_user_admin(&b, &user).await;
+    // On the source, the user may see `hidden` but not read its configs (mm2-test-suite item 51).
+    let source = scram_user_admin(&a, &user).await;
+    for (kind, op) in [
+        ("--allow-principal", "Describe"),
+        ("--deny-principal", "DescribeConfigs"),
+    ] {
+        acl(
+            &a,
+            &[
+                "--add",
+                kind,
+                &principal,
+                "--operation",
+                op,
+                "--topic",
+                &hidden,
+            ],
+        )
+        .await;
+    }
     acl(
         &b,
         &[
@@ -718,18 +741,12 @@ async fn refused_creation_is_reported_and_others_continue() {
     acl(&b, &add).await;
 
     let status = Arc::new(StatusBoard::default());
-    let f = flow(&format!("{refused}, {fine}, {long}"), "");
+    let f = flow(&format!("{refused}, {fine}, {long}, {hidden}"), "");
     let flow_name = f.name();
-    let mut sync = TopicSync::new(
-        f,
-        plain_admin(&a).await,
-        target,
-        status.clone(),
-        Arc::new(Metrics::new()),
-    );
+    let mut sync = TopicSync::new(f, source, target, status.clone(), Arc::new(Metrics::new()));
     let set = sync.refresh().await.expect("refresh");
     assert_eq!(set.created, vec![format!("A.{fine}")], "{set:#?}");
-    assert_eq!(set.problems.len(), 2, "{set:#?}");
+    assert_eq!(set.problems.len(), 3, "{set:#?}");
     let p = set
         .problems
         .iter()
@@ -755,11 +772,22 @@ async fn refused_creation_is_reported_and_others_continue() {
         "{}",
         l.message
     );
-    assert!(
-        set.mirrored
-            .iter()
-            .all(|m| m.source_topic != refused && m.source_topic != long)
-    );
+    let h = set
+        .problems
+        .iter()
+        .find(|p| p.source_topic == hidden)
+        .expect("topic without readable configs reported");
+    assert_eq!(h.kind, ProblemKind::DescribeSourceConfigs);
+    for part in [
+        format!("'{hidden}'"),
+        "source cluster 'A'".to_string(),
+        "TopicAuthorizationFailed".to_string(),
+        "DESCRIBE_CONFIGS".to_string(),
+    ] {
+        assert!(h.message.contains(&part), "{part} not in {}", h.message);
+    }
+    assert_eq!(set.mirrored.len(), 1, "{set:#?}");
+    assert_eq!(set.mirrored[0].source_topic, fine);
     let board = status.snapshot();
     assert!(
         board
@@ -782,8 +810,13 @@ async fn refused_creation_is_reported_and_others_continue() {
     };
     assert_eq!(created, vec![remote_refused.clone()]);
     let open: Vec<_> = status.snapshot().problems;
-    assert_eq!(open.len(), 1, "only the long name is left: {open:?}");
-    assert!(open[0].message.contains(&long), "{open:?}");
+    assert_eq!(
+        open.len(),
+        2,
+        "the long name and the hidden configs are left: {open:?}"
+    );
+    assert!(open.iter().any(|p| p.message.contains(&long)), "{open:?}");
+    assert!(open.iter().any(|p| p.message.contains(&hidden)), "{open:?}");
     assert_eq!(java_topic_shape(&b, &remote_refused).await.0, 2);
     acl(
         &b,
@@ -844,9 +877,54 @@ async fn internal_topics() {
     assert!(msg.contains("replication factor"), "{msg}");
 }
 
+/// Waits until B's `heartbeats` topic exists with a leader (and, given `replaced`, is a newer topic than
+/// that one): the librdkafka reader needs it to exist.
+async fn heartbeats_topic_ready(
+    probe: &Admin,
+    replaced: Option<&kmirror_kafka::TopicMetadata>,
+) -> kmirror_kafka::TopicMetadata {
+    let mut waiting = Waiting::new("B's heartbeats topic to exist with a leader");
+    loop {
+        let md = probe
+            .client()
+            .metadata(Some(&["heartbeats".to_string()]))
+            .await
+            .expect("metadata");
+        if let Some(t) = md.topics.get("heartbeats")
+            && !t.partitions.is_empty()
+            && t.partitions.values().all(|p| p.leader >= 0)
+            && replaced.is_none_or(|old| old.topic_id != t.topic_id)
+        {
+            return t.clone();
+        }
+        waiting.again(&md.topics.keys().collect::<Vec<_>>()).await;
+    }
+}
+
+/// At least `n` heartbeats from `alias` in B's `heartbeats`, read with librdkafka and decoded.
+async fn heartbeats_from(alias: &str, n: usize) -> Vec<(kmirror_testkit::ReadRecord, Heartbeat)> {
+    let b = cluster("B");
+    let mut waiting = Waiting::new("heartbeats in B's heartbeats topic");
+    loop {
+        let ours: Vec<_> = read_all(&b.bootstrap, "heartbeats")
+            .await
+            .into_iter()
+            .filter_map(|r| {
+                let hb = Heartbeat::decode(r.key.as_deref()?, r.value.as_deref()?).ok()?;
+                (hb.source_cluster_alias == alias).then_some((r, hb))
+            })
+            .collect();
+        if ours.len() >= n {
+            return ours;
+        }
+        waiting.again(&ours.len()).await;
+    }
+}
+
 // mm2-test-suite item 20 and §1.1: one heartbeat per interval in B's `heartbeats` (1 compacted partition),
 // key/value in MM2's format with the record timestamp equal to the heartbeat's; MM2's own HeartbeatFormatter
-// in the Java console consumer reads them; the emitter stops on cancel.
+// in the Java console consumer reads them. S8: the topic deleted under a running emitter is created again and
+// heartbeats resume; the emitter stops on cancel.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeats_reach_the_target_readable_by_mm2() {
     let b = cluster("B");
@@ -867,43 +945,9 @@ async fn heartbeats_reach_the_target_readable_by_mm2() {
     let cancel = CancellationToken::new();
     let task = tokio::spawn(emitter.run(cancel.clone()));
 
-    // The emitter creates the topic; the librdkafka reader needs it to exist with a leader first.
     let probe = plain_admin(&b).await;
-    let mut waiting = Waiting::new("B's heartbeats topic to exist with a leader");
-    loop {
-        let md = probe
-            .client()
-            .metadata(Some(&["heartbeats".to_string()]))
-            .await
-            .expect("metadata");
-        let ready = md.topics.get("heartbeats").is_some_and(|t| {
-            !t.partitions.is_empty() && t.partitions.values().all(|p| p.leader >= 0)
-        });
-        if ready {
-            break;
-        }
-        waiting.again(&md.topics.keys().collect::<Vec<_>>()).await;
-    }
-    let mut waiting = Waiting::new("3 heartbeats in B's heartbeats topic");
-    let ours = loop {
-        let ours: Vec<_> = read_all(&b.bootstrap, "heartbeats")
-            .await
-            .into_iter()
-            .filter_map(|r| {
-                let hb = Heartbeat::decode(r.key.as_deref()?, r.value.as_deref()?).ok()?;
-                (hb.source_cluster_alias == source_alias).then_some((r, hb))
-            })
-            .collect();
-        if ours.len() >= 3 {
-            break ours;
-        }
-        waiting.again(&ours.len()).await;
-    };
-    cancel.cancel();
-    task.await
-        .expect("emitter task")
-        .expect("emitter ended cleanly");
-
+    let first_topic = heartbeats_topic_ready(&probe, None).await;
+    let ours = heartbeats_from(&source_alias, 3).await;
     for (record, hb) in &ours {
         assert_eq!(record.partition, 0);
         assert_eq!(hb.target_cluster_alias, "B");
@@ -920,6 +964,9 @@ async fn heartbeats_reach_the_target_readable_by_mm2() {
         "compact"
     );
 
+    // The emitter keeps writing, so read a fixed count: everything up to the end seen now, ours included.
+    let end = topic_end_offsets(&b.bootstrap, "heartbeats").await[0].2;
+    let max_messages = end.to_string();
     let out = java_ok(
         "console-consumer",
         &[
@@ -928,8 +975,10 @@ async fn heartbeats_reach_the_target_readable_by_mm2() {
             "--topic",
             "heartbeats",
             "--from-beginning",
+            "--max-messages",
+            &max_messages,
             "--timeout-ms",
-            "10000",
+            "30000",
             "--formatter",
             "org.apache.kafka.connect.mirror.formatters.HeartbeatFormatter",
         ],
@@ -942,5 +991,68 @@ async fn heartbeats_reach_the_target_readable_by_mm2() {
         );
         assert!(out.contains(&line), "{line} not in:\n{out}");
     }
-    assert!(status.snapshot().problems.is_empty());
+
+    java_ok(
+        "topics",
+        &[
+            "--bootstrap-server",
+            &b.bootstrap,
+            "--delete",
+            "--topic",
+            "heartbeats",
+        ],
+    )
+    .await;
+    heartbeats_topic_ready(&probe, Some(&first_topic)).await;
+    let after = heartbeats_from(&source_alias, 2).await;
+    let last_before = ours.last().map(|(_, hb)| hb.timestamp).unwrap_or_default();
+    assert!(
+        after.iter().all(|(_, hb)| hb.timestamp > last_before),
+        "{after:?}"
+    );
+    assert_eq!(
+        java_topic_overrides(&b, "heartbeats").await["cleanup.policy"],
+        "compact"
+    );
+
+    cancel.cancel();
+    task.await
+        .expect("emitter task")
+        .expect("emitter ended cleanly");
+    assert!(
+        status.snapshot().problems.is_empty(),
+        "{:?}",
+        status.snapshot().problems
+    );
+}
+
+// S1: with `run` driving the jobs, a topic created on the source while kmirror runs appears on the target
+// within the refresh interval, and `run` stops on cancel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_mirrors_topics_created_while_running() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let prefix = unique_topic("disc-run");
+    let (sync, _) = topic_sync(flow(
+        &format!("{prefix}-.*"),
+        "refresh.topics.interval.seconds = 1",
+    ))
+    .await;
+    let (publish, mut seen) = watch::channel(Arc::new(TopicSet::default()));
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(sync.run(cancel.clone(), publish));
+
+    let topic = format!("{prefix}-1");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 2)).await;
+    let mut waiting = Waiting::new("run to mirror the new topic");
+    loop {
+        let set = seen.borrow_and_update().clone();
+        if set.mirrored.iter().any(|m| m.source_topic == topic) {
+            break;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), seen.changed()).await;
+        waiting.again(&set.mirrored).await;
+    }
+    assert_eq!(java_topic_shape(&b, &format!("A.{topic}")).await, (2, 1));
+    cancel.cancel();
+    task.await.expect("run ended");
 }
