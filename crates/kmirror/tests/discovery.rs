@@ -271,6 +271,10 @@ async fn new_remote_topic_gets_source_partitions_and_configs() {
     assert_eq!(m.target_topic, remote);
     assert_eq!(m.partitions, 3);
     assert_eq!(m.target_max_message_bytes, Some(2_000_000));
+    assert_eq!(
+        (m.source_replication_factor, m.target_replication_factor),
+        (1, 1)
+    );
     assert!(
         mirrored(&set, &empty).target_max_message_bytes.is_some(),
         "the broker default is reported too"
@@ -326,6 +330,7 @@ async fn replication_factor_and_min_insync_fit_the_target() {
     let (mut sync, _) = topic_sync(flow(&topic, "replication.factor = 3")).await;
     let set = sync.refresh().await.expect("refresh");
     assert!(set.problems.is_empty(), "{:#?}", set.problems);
+    assert_eq!(mirrored(&set, &topic).target_replication_factor, 1);
     let remote = format!("A.{topic}");
     assert_eq!(java_topic_shape(&b, &remote).await, (2, 1));
     assert_eq!(
@@ -503,6 +508,31 @@ async fn config_sync_follows_the_source_and_keeps_excluded_target_values() {
     );
     let nothing = sync.sync_configs().await.expect("sync");
     assert!(nothing.altered.is_empty(), "{nothing:#?}");
+
+    // S8: the remote topic deleted under kmirror is noticed at the next config sync and created again.
+    java_ok(
+        "topics",
+        &[
+            "--bootstrap-server",
+            &b.bootstrap,
+            "--delete",
+            "--topic",
+            &remote,
+        ],
+    )
+    .await;
+    let mut waiting = Waiting::new("the deleted remote topic to be created again");
+    loop {
+        sync.sync_configs().await.expect("sync");
+        let set = sync.refresh().await.expect("refresh");
+        if set.created.contains(&remote) {
+            break;
+        }
+        waiting.again(&set.created).await;
+    }
+    let mut recreated = want.clone();
+    recreated.remove("message.timestamp.type");
+    assert_eq!(java_topic_overrides(&b, &remote).await, recreated);
 }
 
 // mm2-test-suite item 49: literal topic ACLs of mirrored topics, ALLOW WRITE dropped, ALLOW ALL -> READ,

@@ -114,9 +114,10 @@ pub struct ConfigPlan {
 }
 
 /// Compares source and target DescribeConfigs answers for one mirrored topic. SET for every desired value the
-/// target does not carry as its own override; with `use.defaults.from = target`, DELETE for target overrides
-/// of copyable properties the source has no value for (the target returns to its own default). Properties the
-/// target does not report are skipped with a warning (an older target would refuse the whole change).
+/// target does not carry as its own override, and for a broker-level source `min.insync.replicas` the target's
+/// effective value differs from; with `use.defaults.from = target`, DELETE for target overrides of copyable
+/// properties the source has no value for (the target returns to its own default). Properties the target does
+/// not report are skipped with a warning (an older target would refuse the whole change).
 pub fn plan_config_sync(
     target_topic: &str,
     source: &BTreeMap<String, ConfigEntry>,

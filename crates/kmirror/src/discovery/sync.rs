@@ -51,6 +51,11 @@ pub struct MirroredTopic {
     pub partitions: i32,
     /// The target topic's effective `max.message.bytes`, when the target told us.
     pub target_max_message_bytes: Option<i64>,
+    /// The source topic's replication factor.
+    pub source_replication_factor: i32,
+    /// The remote topic's replication factor as last seen (at creation, first sight or config sync); 0 when
+    /// unknown. kmirror does not reassign partitions, so a difference stays until an operator acts.
+    pub target_replication_factor: i32,
 }
 
 /// A source topic the flow does not mirror, and why.
@@ -290,6 +295,8 @@ impl TopicSync {
                 target_topic: k.target.clone(),
                 partitions: w.partitions.min(k.target_partitions),
                 target_max_message_bytes: k.max_message_bytes,
+                source_replication_factor: k.source_rf,
+                target_replication_factor: k.target_rf,
             });
             if k.target_partitions >= w.partitions && !problem_topics.contains(topic) {
                 self.resolve(&topic_subject(topic));
@@ -300,13 +307,51 @@ impl TopicSync {
 
     /// Brings every mirrored topic's configs in line with its source: SET for differences, DELETE for
     /// target overrides whose source override was removed (`use.defaults.from = target`); excluded
-    /// properties are never touched. Does nothing when `sync.topic.configs.enabled` is false.
+    /// properties are never touched. Also re-reads the remote topics' metadata (replication factor; a remote
+    /// topic deleted under kmirror is created again by the next refresh). Does nothing when
+    /// `sync.topic.configs.enabled` is false.
     pub async fn sync_configs(&mut self) -> Result<ConfigSyncReport, DiscoveryError> {
         if !self.flow.sync_topic_configs.enabled {
             return Ok(ConfigSyncReport::default());
         }
+        self.recheck_targets().await?;
         let topics: Vec<String> = self.known.keys().cloned().collect();
         self.sync_configs_for(&topics).await
+    }
+
+    /// One Metadata request for every remote topic: refreshes what is known of their shape and forgets the
+    /// ones that are gone, so `refresh` recreates them.
+    async fn recheck_targets(&mut self) -> Result<(), DiscoveryError> {
+        if self.known.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = self.known.values().map(|k| k.target.clone()).collect();
+        let metadata = self
+            .target
+            .client()
+            .metadata(Some(&names))
+            .await
+            .map_err(|source| DiscoveryError::TargetMetadata {
+                flow: self.name.clone(),
+                cluster: self.flow.target.clone(),
+                source,
+            })?;
+        let mut gone = Vec::new();
+        for (topic, k) in &mut self.known {
+            match metadata.topics.get(&k.target) {
+                Some(t) => {
+                    k.target_partitions = i32::try_from(t.partitions.len()).unwrap_or(i32::MAX);
+                    k.target_rf = replication_factor_of(t.partitions.values().map(|p| &p.replicas));
+                }
+                None => gone.push((topic.clone(), k.target.clone())),
+            }
+        }
+        for (topic, target) in gone {
+            warn!(flow = %self.name, source_topic = %topic, target_topic = %target,
+                  "remote topic is gone from the target; the next refresh creates it again");
+            self.known.remove(&topic);
+        }
+        Ok(())
     }
 
     /// Copies the source's literal topic ACLs of mirrored topics to the target, as MM2 does (ALLOW WRITE
