@@ -1,0 +1,728 @@
+//! The idempotent producer: forwards whole record batches, keeps per-partition order, retries without
+//! duplicating, and reports exactly where each batch landed.
+//!
+//! # What is guaranteed
+//!
+//! For each partition, batches are written in the order [`Producer::send`] was called. Each send
+//! resolves to exactly one of:
+//! - `Ok(ack)`: the batch is in the log exactly once, at `ack.base_offset ..= base_offset+count-1`.
+//! - `Err(e)` with `e` not "maybe written" ([`Error::ProduceCancelled`] / [`Error::DeliveryTimeout`] with
+//!   `maybe_written: false`, or any other error): the batch is not in the log.
+//! - `Err(e)` "maybe written" (`maybe_written: true`): the outcome is unknown; the batch is in the log at
+//!   most once.
+//!
+//! When a batch fails, every batch of that partition that was sent before the failure and not yet
+//! acknowledged fails too ([`Error::ProduceCancelled`]), so nothing sent later lands after a gap: a
+//! caller that resumes from the failed batch never duplicates or reorders. Sends made after the
+//! failure start afresh (new producer epoch for that partition).
+//!
+//! # How
+//!
+//! One task per partition owns its queue. Up to [`MAX_IN_FLIGHT`] batches are in flight, each in its own
+//! Produce request (the broker takes one batch per partition per request) on the leader's pipelined
+//! connection, stamped with our producer id, epoch and consecutive sequence numbers. Responses are
+//! handled in order. On the first failure the window is drained and then:
+//! - retriable errors (leader moved, broker down, timeouts, not enough replicas): after a jittered
+//!   backoff, the unacknowledged batches are sent again with *identical bytes*; the broker recognises
+//!   any it already has (same producer, epoch and sequence) and answers with their original offsets;
+//! - OUT_OF_ORDER_SEQUENCE for a batch whose earlier attempt may have landed (typically after a broker
+//!   restart, when the broker remembers only the last batch per producer): the later in-flight batches
+//!   are tried one by one until the broker recognises one as its last; the batches before it are then
+//!   located in the log by their producer id and sequence, so their acks carry their real offsets;
+//! - OUT_OF_ORDER_SEQUENCE otherwise, or UNKNOWN_PRODUCER_ID (the broker lost our state): the
+//!   partition's producer epoch is bumped and the unacknowledged batches are sent again from sequence
+//!   0 (the only case where a batch sent before could be written twice: it needs the broker to have
+//!   lost acknowledged data first);
+//! - INVALID_PRODUCER_EPOCH / PRODUCER_FENCED: a new producer id, then the same;
+//! - anything else (record too large, invalid timestamp, not authorized...) and the delivery timeout:
+//!   the batch fails as described above.
+//!
+//! Epochs are per partition: the broker checks producer epochs and sequences per partition, so a bump
+//! on one partition does not disturb the others.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::future::join_all;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProducerId, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::batch::{BatchHeader, ProducerStamp, stamp_for_produce};
+use crate::cluster::{Client, Route, backoff};
+use crate::error::Error;
+use crate::fetch::{FetchPartition, FetchRequest};
+use crate::types::TopicPartition;
+
+/// Batches in flight per partition: the most the broker's duplicate detection covers.
+pub const MAX_IN_FLIGHT: usize = 5;
+
+/// Where a produced batch landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProduceAck {
+    /// Offset of the batch's first record; record `i` is at `base_offset + i`.
+    pub base_offset: i64,
+    pub record_count: i32,
+    /// Broker time for topics with `message.timestamp.type=LogAppendTime`, else -1.
+    pub log_append_time: i64,
+}
+
+type Reply = oneshot::Sender<Result<ProduceAck, Error>>;
+
+struct Job {
+    raw: Bytes,
+    count: i32,
+    reply: Reply,
+    created: Instant,
+}
+
+/// The producer identity every partition starts from, and the way to get new ones.
+struct Identity {
+    client: Client,
+    base: Mutex<(i64, i16)>,
+}
+
+impl Identity {
+    async fn init_producer_id(client: &Client) -> Result<(i64, i16), Error> {
+        client
+            .with_retries("InitProducerId", || async {
+                let req = InitProducerIdRequest::default()
+                    .with_transactional_id(None)
+                    .with_transaction_timeout_ms(i32::MAX)
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1);
+                let resp = client.send_to(Route::Any, req).await?;
+                if let Some(e) = Error::from_code(
+                    resp.error_code,
+                    || "getting an idempotent producer id (InitProducerId)".into(),
+                    None,
+                ) {
+                    return Err(e);
+                }
+                Ok((resp.producer_id.0, resp.producer_epoch))
+            })
+            .await
+    }
+}
+
+/// An idempotent producer of pre-built batches. Cheap to clone; dropping the last clone lets queued
+/// batches finish, then stops the partition tasks.
+#[derive(Clone)]
+pub struct Producer {
+    identity: Arc<Identity>,
+    partitions: Arc<Mutex<HashMap<TopicPartition, mpsc::UnboundedSender<Job>>>>,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field("producer_id", &self.producer_id())
+            .finish()
+    }
+}
+
+impl Client {
+    /// One idempotent producer (InitProducerId on this cluster, no transactional id).
+    pub async fn idempotent_producer(&self) -> Result<Producer, Error> {
+        let base = Identity::init_producer_id(self).await?;
+        Ok(Producer {
+            identity: Arc::new(Identity {
+                client: self.clone(),
+                base: Mutex::new(base),
+            }),
+            partitions: Arc::new(Mutex::new(HashMap::new())),
+        })
+    }
+}
+
+impl Producer {
+    /// Sends one complete v2 batch (as fetched) to `tp` with acks=all. This call stamps a copy with our
+    /// producer id, epoch and sequence (see [`crate::batch::stamp_for_produce`]); the order of calls is
+    /// the order on the partition (see the module docs for the full guarantee). Batches beyond
+    /// [`MAX_IN_FLIGHT`] wait in an unbounded queue: bound memory by bounding unacknowledged sends.
+    ///
+    /// The batch must be whole, not a control batch, and have `count == lastOffsetDelta + 1` (dense);
+    /// otherwise the future fails at once with [`Error::InvalidBatch`].
+    pub fn send(
+        &self,
+        tp: TopicPartition,
+        batch: Bytes,
+    ) -> impl Future<Output = Result<ProduceAck, Error>> + Send + 'static {
+        let queued = self.enqueue(tp.clone(), batch);
+        async move {
+            let rx = queued?;
+            rx.await.unwrap_or(Err(Error::ProducerClosed { tp }))
+        }
+    }
+
+    fn enqueue(
+        &self,
+        tp: TopicPartition,
+        batch: Bytes,
+    ) -> Result<oneshot::Receiver<Result<ProduceAck, Error>>, Error> {
+        let invalid = |source| Error::InvalidBatch {
+            tp: tp.clone(),
+            source,
+        };
+        let header = BatchHeader::parse(&batch).map_err(invalid)?;
+        if header.total_len() != batch.len() {
+            return Err(invalid(crate::batch::BatchError::Truncated {
+                available: batch.len(),
+                needed: header.total_len(),
+            }));
+        }
+        if header.is_control() || !header.is_dense() {
+            return Err(invalid(crate::batch::BatchError::InvalidLength(
+                header.record_count,
+            )));
+        }
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            raw: batch,
+            count: header.record_count,
+            reply,
+            created: Instant::now(),
+        };
+        let mut parts = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = parts.entry(tp.clone()).or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let base = *self.identity.base.lock().unwrap_or_else(|p| p.into_inner());
+            tokio::spawn(PartitionTask::new(tp.clone(), self.identity.clone(), base, rx).run());
+            tx
+        });
+        if let Err(mpsc::error::SendError(job)) = tx.send(job) {
+            // The task ended (it cannot, while we hold its sender); fail rather than lose the batch.
+            let _ = job
+                .reply
+                .send(Err(Error::ProducerClosed { tp: tp.clone() }));
+            parts.remove(&tp);
+        }
+        Ok(rx)
+    }
+
+    /// The producer id and epoch from InitProducerId. A partition that had to recover from a sequence
+    /// error runs on a higher epoch (or a new id) of its own.
+    pub fn producer_id(&self) -> (i64, i16) {
+        *self.identity.base.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+struct Stamped {
+    bytes: Bytes,
+    producer_id: i64,
+    epoch: i16,
+    sequence: i32,
+}
+
+struct Entry {
+    job: Job,
+    stamped: Option<Stamped>,
+    /// Some attempt may have reached the log (its outcome was never learned, or it succeeded).
+    maybe_written: bool,
+}
+
+type InFlight = Pin<Box<dyn Future<Output = Result<ProduceAck, Error>> + Send>>;
+
+enum Event {
+    Response(Result<ProduceAck, Error>),
+    Job(Option<Job>),
+    RetryDue,
+}
+
+struct PartitionTask {
+    tp: TopicPartition,
+    client: Client,
+    producer_id: i64,
+    epoch: i16,
+    next_sequence: i32,
+    queue: VecDeque<Entry>,
+    inflight: VecDeque<InFlight>,
+    rx: mpsc::UnboundedReceiver<Job>,
+    rx_closed: bool,
+    retry_at: Option<Instant>,
+    attempts: u32,
+    /// Resets of the sequence since the last acknowledgement; guards against resetting forever.
+    resets: u32,
+    /// Offset after the last acknowledged batch, to locate batches when resolving after a restart.
+    acked_end: Option<i64>,
+    /// The epoch is exhausted: get a new producer id before sending again.
+    need_new_pid: bool,
+}
+
+/// Sequences wrap to 0 after `i32::MAX`, as the broker expects.
+fn add_sequence(seq: i32, count: i32) -> i32 {
+    ((seq as i64 + count as i64) % (i32::MAX as i64 + 1)) as i32
+}
+
+impl PartitionTask {
+    fn new(
+        tp: TopicPartition,
+        identity: Arc<Identity>,
+        (producer_id, epoch): (i64, i16),
+        rx: mpsc::UnboundedReceiver<Job>,
+    ) -> Self {
+        Self {
+            tp,
+            client: identity.client.clone(),
+            producer_id,
+            epoch,
+            next_sequence: 0,
+            queue: VecDeque::new(),
+            inflight: VecDeque::new(),
+            rx,
+            rx_closed: false,
+            retry_at: None,
+            attempts: 0,
+            resets: 0,
+            acked_end: None,
+            need_new_pid: false,
+        }
+    }
+
+    async fn run(mut self) {
+        loop {
+            self.fill().await;
+            if self.rx_closed && self.queue.is_empty() {
+                return;
+            }
+            let retry_at = self.retry_at;
+            let inflight = &mut self.inflight;
+            let rx = &mut self.rx;
+            let rx_closed = self.rx_closed;
+            let event = tokio::select! {
+                biased;
+                r = async {
+                    match inflight.front_mut() {
+                        Some(f) => f.await,
+                        None => std::future::pending().await,
+                    }
+                } => Event::Response(r),
+                j = rx.recv(), if !rx_closed => Event::Job(j),
+                _ = async {
+                    match retry_at {
+                        Some(t) => tokio::time::sleep_until(t.into()).await,
+                        None => std::future::pending().await,
+                    }
+                } => Event::RetryDue,
+            };
+            match event {
+                Event::Response(r) => {
+                    self.inflight.pop_front();
+                    self.on_response(r).await;
+                }
+                Event::Job(Some(job)) => self.queue.push_back(Entry {
+                    job,
+                    stamped: None,
+                    maybe_written: false,
+                }),
+                Event::Job(None) => self.rx_closed = true,
+                Event::RetryDue => self.retry_at = None,
+            }
+        }
+    }
+
+    /// Sends queued batches until the window is full.
+    async fn fill(&mut self) {
+        if self.retry_at.is_some_and(|t| t > Instant::now()) {
+            return;
+        }
+        self.retry_at = None;
+        if self.need_new_pid && !self.queue.is_empty() {
+            match Identity::init_producer_id(&self.client).await {
+                Ok((pid, epoch)) => {
+                    tracing::info!(tp = %self.tp, pid, epoch, "new producer id for partition");
+                    self.producer_id = pid;
+                    self.epoch = epoch;
+                    self.need_new_pid = false;
+                    self.restart_sequences();
+                }
+                Err(e) => {
+                    self.retry_later(e);
+                    return;
+                }
+            }
+        }
+        while self.inflight.len() < MAX_IN_FLIGHT && self.inflight.len() < self.queue.len() {
+            let idx = self.inflight.len();
+            match self.dispatch(idx).await {
+                Ok(f) => self.inflight.push_back(f),
+                Err(e) => {
+                    if idx == 0 {
+                        self.handle_failure(e).await;
+                    }
+                    // Otherwise the batches in flight answer first; their outcome decides.
+                    return;
+                }
+            }
+        }
+    }
+
+    fn stamp(&mut self, idx: usize) -> Result<(), Error> {
+        let (pid, epoch, seq) = (self.producer_id, self.epoch, self.next_sequence);
+        let entry = &mut self.queue[idx];
+        if entry.stamped.is_some() {
+            return Ok(());
+        }
+        let mut buf = BytesMut::from(&entry.job.raw[..]);
+        stamp_for_produce(
+            &mut buf,
+            ProducerStamp {
+                producer_id: pid,
+                producer_epoch: epoch,
+                base_sequence: seq,
+            },
+        )
+        .map_err(|source| Error::InvalidBatch {
+            tp: self.tp.clone(),
+            source,
+        })?;
+        entry.stamped = Some(Stamped {
+            bytes: buf.freeze(),
+            producer_id: pid,
+            epoch,
+            sequence: seq,
+        });
+        self.next_sequence = add_sequence(seq, entry.job.count);
+        Ok(())
+    }
+
+    /// Queues the Produce request for entry `idx` on the leader's connection and returns its answer.
+    async fn dispatch(&mut self, idx: usize) -> Result<InFlight, Error> {
+        self.stamp(idx)?;
+        let client = &self.client;
+        let (leader, _) = client.leader_of(&self.tp).await?;
+        let conn = client.broker_conn(leader).await?;
+        let version = conn.version::<ProduceRequest>()?;
+        let mut topic = TopicProduceData::default();
+        if version >= 13 {
+            topic.topic_id = client
+                .cached_metadata()
+                .topics
+                .get(&self.tp.topic)
+                .map(|t| t.topic_id)
+                .unwrap_or_default();
+        } else {
+            topic.name = TopicName(StrBytes::from_string(self.tp.topic.clone()));
+        }
+        let Some(stamped) = &self.queue[idx].stamped else {
+            return Err(Error::ProducerClosed {
+                tp: self.tp.clone(),
+            });
+        };
+        topic.partition_data = vec![
+            PartitionProduceData::default()
+                .with_index(self.tp.partition)
+                .with_records(Some(stamped.bytes.clone())),
+        ];
+        let timeout = client.config().request_timeout;
+        let req = ProduceRequest::default()
+            .with_transactional_id(None)
+            .with_acks(-1)
+            .with_timeout_ms(timeout.as_millis().min(i32::MAX as u128) as i32)
+            .with_topic_data(vec![topic]);
+        conn.wait_throttle().await;
+        let pending = conn.enqueue(&req, version, timeout + Duration::from_secs(5))?;
+        let tp = self.tp.clone();
+        let broker = conn.broker().to_string();
+        Ok(Box::pin(async move {
+            let resp = pending.await?;
+            let part = resp
+                .responses
+                .iter()
+                .flat_map(|t| t.partition_responses.iter())
+                .find(|p| p.index == tp.partition)
+                .ok_or_else(|| Error::Protocol {
+                    broker: broker.clone(),
+                    api: "Produce",
+                    message: format!("no answer for {tp}"),
+                })?;
+            match ResponseError::try_from_code(part.error_code) {
+                None | Some(ResponseError::DuplicateSequenceNumber) => Ok(ProduceAck {
+                    base_offset: part.base_offset,
+                    record_count: 0,
+                    log_append_time: part.log_append_time_ms,
+                }),
+                Some(code) => {
+                    let mut message: Vec<String> =
+                        part.error_message.iter().map(|m| m.to_string()).collect();
+                    message.extend(part.record_errors.iter().filter_map(|r| {
+                        r.batch_index_error_message.as_ref().map(|m| m.to_string())
+                    }));
+                    Err(Error::Kafka {
+                        code,
+                        context: format!("produce to {tp} at broker {broker}"),
+                        message: (!message.is_empty()).then(|| message.join("; ")),
+                    })
+                }
+            }
+        }))
+    }
+
+    fn ack_front(&mut self, mut ack: ProduceAck) {
+        if let Some(entry) = self.queue.pop_front() {
+            ack.record_count = entry.job.count;
+            self.acked_end = Some(ack.base_offset + entry.job.count as i64);
+            let _ = entry.job.reply.send(Ok(ack));
+        }
+        self.attempts = 0;
+        self.resets = 0;
+    }
+
+    async fn on_response(&mut self, r: Result<ProduceAck, Error>) {
+        match r {
+            Ok(ack) => self.ack_front(ack),
+            Err(err) => {
+                // The rest of the window is resent (identical bytes) or re-stamped; only learn whether
+                // each may have landed.
+                let rest: Vec<InFlight> = self.inflight.drain(..).collect();
+                let results = join_all(rest).await;
+                for (i, r) in results.iter().enumerate() {
+                    if let Some(e) = self.queue.get_mut(i + 1) {
+                        e.maybe_written |= match r {
+                            Ok(_) => true,
+                            Err(e) => e.outcome_unknown(),
+                        };
+                    }
+                }
+                self.handle_failure(err).await;
+            }
+        }
+    }
+
+    /// Decides what to do when the front batch failed; the window is empty.
+    async fn handle_failure(&mut self, err: Error) {
+        if let Some(front) = self.queue.front_mut() {
+            front.maybe_written |= err.outcome_unknown();
+        } else {
+            return;
+        }
+        use ResponseError as E;
+        match err.code() {
+            Some(E::OutOfOrderSequenceNumber) if self.queue[0].maybe_written => {
+                match self.resolve_after_restart().await {
+                    Ok(true) => {}
+                    Ok(false) => self.reset_or_fail(err),
+                    Err(e) => self.retry_later(e),
+                }
+            }
+            Some(E::OutOfOrderSequenceNumber | E::UnknownProducerId) => self.reset_or_fail(err),
+            Some(E::InvalidProducerEpoch | E::ProducerFenced) => {
+                tracing::warn!(tp = %self.tp, error = %err, "producer epoch refused; getting a new producer id");
+                self.need_new_pid = true;
+                self.restart_sequences();
+            }
+            _ if err.is_retriable() || matches!(err, Error::UnknownTopicOrPartition { .. }) => {
+                self.retry_later(err)
+            }
+            _ => self.fail_all(err),
+        }
+    }
+
+    fn retry_later(&mut self, err: Error) {
+        let Some(front) = self.queue.front() else {
+            return;
+        };
+        let delivery_timeout = self.client.config().delivery_timeout;
+        if front.job.created.elapsed() >= delivery_timeout {
+            let maybe_written = front.maybe_written;
+            let expired = Error::DeliveryTimeout {
+                tp: self.tp.clone(),
+                after: delivery_timeout,
+                last_error: err.to_string(),
+                maybe_written,
+            };
+            self.fail_all(expired);
+            return;
+        }
+        self.client
+            .note_error(&Route::Leader(self.tp.clone()), &err);
+        self.attempts += 1;
+        let cfg = self.client.config();
+        let wait = backoff(cfg.reconnect_backoff, Duration::from_secs(1), self.attempts);
+        tracing::debug!(tp = %self.tp, error = %err, attempt = self.attempts, ?wait, "produce retry");
+        self.retry_at = Some(Instant::now() + wait);
+    }
+
+    fn reset_or_fail(&mut self, err: Error) {
+        self.resets += 1;
+        if self.resets > 3 {
+            self.fail_all(err);
+            return;
+        }
+        tracing::warn!(tp = %self.tp, error = %err, "the broker lost this producer's sequence; bumping the epoch");
+        self.bump_epoch();
+    }
+
+    /// A new epoch for this partition (a new producer id once the epoch is exhausted), sequences from 0.
+    fn bump_epoch(&mut self) {
+        if self.epoch < i16::MAX {
+            self.epoch += 1;
+        } else {
+            self.need_new_pid = true;
+        }
+        self.restart_sequences();
+    }
+
+    fn restart_sequences(&mut self) {
+        self.next_sequence = 0;
+        for e in &mut self.queue {
+            e.stamped = None;
+        }
+    }
+
+    /// Fails the front batch with `err` and every other batch sent before now as cancelled, then moves
+    /// to a new epoch so nothing that may have landed under the old stamps is mistaken for what follows.
+    fn fail_all(&mut self, err: Error) {
+        let cause = err.to_string();
+        if let Some(front) = self.queue.pop_front() {
+            let _ = front.job.reply.send(Err(err));
+        }
+        for e in self.queue.drain(..) {
+            let _ = e.job.reply.send(Err(Error::ProduceCancelled {
+                tp: self.tp.clone(),
+                cause: cause.clone(),
+                maybe_written: e.maybe_written,
+            }));
+        }
+        while let Ok(job) = self.rx.try_recv() {
+            let _ = job.reply.send(Err(Error::ProduceCancelled {
+                tp: self.tp.clone(),
+                cause: cause.clone(),
+                maybe_written: false,
+            }));
+        }
+        self.attempts = 0;
+        self.resets = 0;
+        self.retry_at = None;
+        self.bump_epoch();
+    }
+
+    /// After OUT_OF_ORDER_SEQUENCE for a front batch that may have landed: finds the last batch the
+    /// broker has by resending the later ones (same bytes) one at a time; the broker accepts the one
+    /// right after its last, or recognises its last as a duplicate. Everything before it is in the log;
+    /// those batches are located by producer id, epoch and sequence so they are acknowledged with their
+    /// real offsets. `Ok(false)` when no batch of ours explains the broker's state.
+    async fn resolve_after_restart(&mut self) -> Result<bool, Error> {
+        for i in 1..self.queue.len() {
+            if self.queue[i].stamped.is_none() {
+                break;
+            }
+            let answer = self.dispatch(i).await?.await;
+            match answer {
+                Ok(ack) => {
+                    let counts: i64 = self.queue.iter().take(i).map(|e| e.job.count as i64).sum();
+                    let lower = self.acked_end.unwrap_or(ack.base_offset - counts).max(0);
+                    let wanted: Vec<Option<(i64, i16, i32)>> = self
+                        .queue
+                        .iter()
+                        .take(i)
+                        .map(|e| {
+                            e.stamped
+                                .as_ref()
+                                .map(|s| (s.producer_id, s.epoch, s.sequence))
+                        })
+                        .collect();
+                    let located =
+                        locate(&self.client, &self.tp, &wanted, lower, ack.base_offset).await;
+                    tracing::info!(
+                        tp = %self.tp, resolved = i, located = located.iter().flatten().count(),
+                        "resolved batches written before a broker restart"
+                    );
+                    for offset in located {
+                        let Some(entry) = self.queue.pop_front() else {
+                            break;
+                        };
+                        let reply = match offset {
+                            Some(base_offset) => {
+                                self.acked_end = Some(base_offset + entry.job.count as i64);
+                                Ok(ProduceAck {
+                                    base_offset,
+                                    record_count: entry.job.count,
+                                    log_append_time: -1,
+                                })
+                            }
+                            None => Err(Error::ProduceCancelled {
+                                tp: self.tp.clone(),
+                                cause: "the batch was written but its offset could not be found in the log".into(),
+                                maybe_written: true,
+                            }),
+                        };
+                        let _ = entry.job.reply.send(reply);
+                    }
+                    self.ack_front(ack);
+                    return Ok(true);
+                }
+                Err(e) if e.code() == Some(ResponseError::OutOfOrderSequenceNumber) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Base offsets of the batches stamped `wanted` (producer id, epoch, base sequence), found by reading the
+/// log of `tp` between `lower` and `upper`.
+async fn locate(
+    client: &Client,
+    tp: &TopicPartition,
+    wanted: &[Option<(i64, i16, i32)>],
+    lower: i64,
+    upper: i64,
+) -> Vec<Option<i64>> {
+    {
+        let mut found: Vec<Option<i64>> = vec![None; wanted.len()];
+        let mut offset = lower;
+        let mut tries = 0;
+        while offset < upper && found.iter().any(Option::is_none) && tries < 100 {
+            tries += 1;
+            let mut req = FetchRequest::new(vec![FetchPartition {
+                tp: tp.clone(),
+                offset,
+                max_bytes: 4 * 1024 * 1024,
+            }]);
+            req.max_wait = Duration::ZERO;
+            req.min_bytes = 0;
+            let data = match client.fetch(&req).await {
+                Ok(mut r) => match r.pop().map(|p| p.result) {
+                    Some(Ok(d)) => d,
+                    _ => break,
+                },
+                Err(_) => break,
+            };
+            if data.records.is_empty() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            for batch in data.batches() {
+                let Ok((h, _)) = batch else { break };
+                if h.base_offset >= upper {
+                    break;
+                }
+                let key = Some((h.producer_id, h.producer_epoch, h.base_sequence));
+                if let Some(j) = wanted.iter().position(|w| *w == key) {
+                    found[j] = Some(h.base_offset);
+                }
+                offset = offset.max(h.next_offset());
+            }
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences_wrap_like_the_broker() {
+        assert_eq!(add_sequence(0, 5), 5);
+        assert_eq!(add_sequence(i32::MAX, 1), 0);
+        assert_eq!(add_sequence(i32::MAX - 1, 5), 3);
+    }
+}
