@@ -15,6 +15,7 @@
 pub mod api;
 pub mod config;
 pub mod internal_records;
+pub mod internal_topics;
 pub mod mm2;
 pub mod offsets;
 pub mod pipeline;

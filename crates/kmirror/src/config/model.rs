@@ -49,6 +49,9 @@ pub struct Config {
     pub flows: Vec<FlowConfig>,
     /// `kmirror.http.listen`: address of the metrics/status HTTP server; `None` (the default) serves nothing.
     pub http_listen: Option<SocketAddr>,
+    /// `kmirror.existing.target.data = append`: copy into target partitions that already hold records kmirror did
+    /// not write (default `refuse`).
+    pub existing_target_data_append: bool,
     /// Everything worth telling the operator that did not stop the load.
     pub warnings: Vec<ConfigWarning>,
 }

@@ -2,5 +2,8 @@
 
 pub mod aborted;
 pub mod budget;
+pub mod context;
+pub mod fetcher;
+pub mod forwarder;
 pub mod plan;
 pub mod start;
