@@ -35,3 +35,4 @@ pub mod produce;
 
 pub use produce::{MAX_IN_FLIGHT, ProduceAck, Producer};
 pub mod admin;
+pub mod membership;
