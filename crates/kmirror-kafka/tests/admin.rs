@@ -489,10 +489,13 @@ async fn groups_and_offsets_with_a_java_consumer() {
 
     // A group that never existed: describe says Dead, commit creates it.
     let fresh = unique_group("admin-fresh");
+    let both = admin.describe_groups(&[fresh.clone(), group.clone()]).await;
     assert_eq!(
-        admin.describe_group(&fresh).await.expect("describe").state,
-        GroupState::Dead
+        (both[0].0.as_str(), both[1].0.as_str()),
+        (fresh.as_str(), group.as_str())
     );
+    assert_eq!(both[0].1.as_ref().expect("fresh").state, GroupState::Dead);
+    assert_eq!(both[1].1.as_ref().expect("group").state, GroupState::Empty);
     assert!(
         admin
             .offset_fetch(&fresh, None)
