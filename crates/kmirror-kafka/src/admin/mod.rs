@@ -89,6 +89,7 @@ impl Admin {
                 result
             })
             .await
+            .map_err(|e| failure::with_principal(e, &self.principal))
     }
 
     async fn call_once<R, T>(
