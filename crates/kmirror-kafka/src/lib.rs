@@ -34,3 +34,5 @@ pub use txn::{AbortedFilter, BatchKind};
 pub mod produce;
 
 pub use produce::{MAX_IN_FLIGHT, ProduceAck, Producer};
+pub mod admin;
+pub mod membership;

@@ -105,3 +105,11 @@ pub fn by_partition(records: &[ReadRecord]) -> BTreeMap<i32, Vec<&ReadRecord>> {
     }
     m
 }
+
+/// Logs from the crate (RUST_LOG=kmirror_kafka=debug) in test output.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
