@@ -6,6 +6,9 @@
 //!
 //! - [`config`]: the validated model, from an unchanged MM2 `mm2.properties` or a native `kmirror.toml`
 //! - [`policy`]: naming (prefix, identity), filters and the per-topic replicate/skip decision — pure
+//! - [`discovery`]: which topics a flow mirrors; remote topics created, grown and kept in line (configs, ACLs);
+//!   MM2's internal topics
+//! - [`heartbeat`]: MM2 heartbeats in the target's `heartbeats` topic
 //! - [`mm2`]: byte-compatible codecs for heartbeats, checkpoints and offset-syncs — pure
 //! - [`pipeline`]: fetcher and per-partition forwarders, resume decisions, read_committed filtering
 //! - [`offsets`]: the exact source→target offset map built from produce acknowledgements
@@ -14,6 +17,8 @@
 
 pub mod api;
 pub mod config;
+pub mod discovery;
+pub mod heartbeat;
 pub mod internal_records;
 pub mod internal_topics;
 pub mod mm2;
