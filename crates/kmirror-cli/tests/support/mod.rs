@@ -22,14 +22,22 @@ impl Mirror {
         let config = dir.join("mm2.properties");
         std::fs::write(&config, properties).expect("write config");
         let log = dir.join("kmirror.log");
-        let mut m = Self { child: None, config, log };
+        let mut m = Self {
+            child: None,
+            config,
+            log,
+        };
         m.restart();
         m
     }
 
     /// Starts the process again on the same config (after `kill` or `stop`), appending to the same log.
     pub fn restart(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_kmirror"))
             .args(["run", "--config"])
             .arg(&self.config)
@@ -52,7 +60,9 @@ impl Mirror {
     /// SIGTERM and wait for a graceful exit; returns the exit status code.
     pub fn stop(&mut self) -> Option<i32> {
         let mut c = self.child.take()?;
-        let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
         for _ in 0..600 {
             if let Ok(Some(status)) = c.try_wait() {
                 return status.code();
@@ -60,11 +70,16 @@ impl Mirror {
             std::thread::sleep(Duration::from_millis(100));
         }
         let _ = c.kill();
-        panic!("kmirror did not stop within 60 s of SIGTERM; log:\n{}", self.log_text());
+        panic!(
+            "kmirror did not stop within 60 s of SIGTERM; log:\n{}",
+            self.log_text()
+        );
     }
 
     pub fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     pub fn log_text(&self) -> String {
@@ -103,12 +118,21 @@ pub async fn record_total(bootstrap: &str, topic: &str) -> i64 {
 }
 
 /// Waits until `target` on `bootstrap` holds `expected` records (end offsets), failing with kmirror's log.
-pub async fn wait_for_records(mirror: &Mirror, bootstrap: &str, target: &str, expected: i64, timeout: Duration) {
+pub async fn wait_for_records(
+    mirror: &Mirror,
+    bootstrap: &str,
+    target: &str,
+    expected: i64,
+    timeout: Duration,
+) {
     let deadline = std::time::Instant::now() + timeout;
     loop {
         let n = record_total(bootstrap, target).await;
         if n >= expected {
-            assert_eq!(n, expected, "{target} holds more records than the source: duplicates");
+            assert_eq!(
+                n, expected,
+                "{target} holds more records than the source: duplicates"
+            );
             return;
         }
         if std::time::Instant::now() > deadline {
@@ -127,15 +151,32 @@ pub fn tail(text: &str, lines: usize) -> String {
 }
 
 /// Asserts the two topics hold the same records per partition: same order, key, value, headers, timestamp.
-pub async fn assert_same_records(source_bootstrap: &str, source: &str, target_bootstrap: &str, target: &str) {
+pub async fn assert_same_records(
+    source_bootstrap: &str,
+    source: &str,
+    target_bootstrap: &str,
+    target: &str,
+) {
     let a = read_all(source_bootstrap, source).await;
     let b = read_all(target_bootstrap, target).await;
     compare(&a, &b, source, target);
 }
 
 pub fn compare(a: &[ReadRecord], b: &[ReadRecord], source: &str, target: &str) {
-    assert_eq!(a.len(), b.len(), "{source} has {} records, {target} has {}", a.len(), b.len());
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "{source} has {} records, {target} has {}",
+        a.len(),
+        b.len()
+    );
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert_eq!(x.content(), y.content(), "record {i} differs ({source} offset {} vs {target} offset {})", x.offset, y.offset);
+        assert_eq!(
+            x.content(),
+            y.content(),
+            "record {i} differs ({source} offset {} vs {target} offset {})",
+            x.offset,
+            y.offset
+        );
     }
 }
