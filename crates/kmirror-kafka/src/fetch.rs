@@ -195,12 +195,27 @@ impl Client {
         } else {
             self.log_bounds(&out_of_range).await
         };
+        let mut unknown_topics: Vec<String> = outcomes
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::UnknownTopic))
+            .map(|(tp, _)| tp.topic.clone())
+            .collect();
+        unknown_topics.sort();
+        unknown_topics.dedup();
+        if !unknown_topics.is_empty() {
+            // Reported only once fresh metadata agrees: the topic was deleted, or never existed.
+            self.refresh_metadata(&unknown_topics).await?;
+            md = self.cached_metadata();
+        }
         let mut results = Vec::with_capacity(req.partitions.len());
         for p in &req.partitions {
             let result = match outcomes.remove(&p.tp) {
                 Some(Outcome::Data(d)) => Ok(d),
                 Some(Outcome::Retry) | None => Ok(FetchedData::empty()),
-                Some(Outcome::UnknownTopic) => self.confirm_unknown(&p.tp).await,
+                Some(Outcome::UnknownTopic) => match md.partition(&p.tp.topic, p.tp.partition) {
+                    Some(_) => Ok(FetchedData::empty()),
+                    None => Err(Error::UnknownTopicOrPartition { tp: p.tp.clone() }),
+                },
                 Some(Outcome::OutOfRange) => {
                     let (log_start, log_end) = bounds.get(&p.tp).copied().unwrap_or((-1, -1));
                     Err(Error::OffsetOutOfRange {
@@ -218,21 +233,6 @@ impl Client {
             });
         }
         Ok(results)
-    }
-
-    /// An unknown topic or partition is only reported once fresh metadata agrees.
-    async fn confirm_unknown(&self, tp: &TopicPartition) -> Result<FetchedData, Error> {
-        self.refresh_metadata(std::slice::from_ref(&tp.topic))
-            .await?;
-        if self
-            .cached_metadata()
-            .partition(&tp.topic, tp.partition)
-            .is_some()
-        {
-            Ok(FetchedData::empty())
-        } else {
-            Err(Error::UnknownTopicOrPartition { tp: tp.clone() })
-        }
     }
 
     /// (log start, log end) of partitions, -1 where they could not be listed.

@@ -3,8 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use kmirror_kafka::protocol::messages::{FetchRequest, ProduceRequest};
 use kmirror_kafka::{
-    Client, ClientConfig, Error, SaslConfig, SaslMechanism, SecurityProtocol, TlsConfig,
+    Client, ClientConfig, Error, Route, SaslConfig, SaslMechanism, SecurityProtocol, TlsConfig,
 };
 use kmirror_testkit::{Cluster, cluster};
 
@@ -39,9 +40,25 @@ async fn assert_connects(config: ClientConfig) {
 }
 
 #[tokio::test]
-async fn plaintext() {
+async fn plaintext_and_negotiated_versions() {
     let a = cluster("A");
     assert_connects(ClientConfig::new(&a.bootstrap)).await;
+    let client = Client::connect(ClientConfig::new(&a.bootstrap))
+        .await
+        .expect("connect");
+    // Kafka 4.1 speaks Fetch 17 and Produce 12/13: the highest both sides know is chosen.
+    let fetch = client
+        .version_for::<FetchRequest>(&Route::Any)
+        .await
+        .expect("fetch version");
+    let produce = client
+        .version_for::<ProduceRequest>(&Route::Any)
+        .await
+        .expect("produce version");
+    assert!(fetch >= 12, "Fetch v{fetch}");
+    assert!(produce >= 7, "Produce v{produce} cannot carry zstd");
+    let ours = <FetchRequest as kmirror_kafka::protocol::protocol::Message>::VERSIONS.max;
+    assert!(fetch <= ours);
 }
 
 #[tokio::test]
