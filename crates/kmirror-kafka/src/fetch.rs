@@ -21,11 +21,12 @@ use crate::types::TopicPartition;
 /// Which records a fetch may return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Isolation {
-    /// Up to the high watermark, including open and aborted transactions (with the aborted list).
+    /// Up to the high watermark, everything: open and aborted transactions too, and the broker sends
+    /// no aborted list, so aborted data cannot be told apart.
     #[default]
     ReadUncommitted,
-    /// Up to the last stable offset: no open transactions; aborted ones still come with the aborted
-    /// list, so use [`crate::AbortedFilter`] to drop them.
+    /// Up to the last stable offset (no open transactions). Aborted transactions' batches are still in
+    /// the bytes, with the aborted list beside them: drop them with [`crate::AbortedFilter`].
     ReadCommitted,
 }
 
@@ -82,7 +83,7 @@ pub struct FetchedData {
     pub high_watermark: i64,
     pub last_stable_offset: i64,
     pub log_start_offset: i64,
-    /// Transactions aborted within the returned range (read_committed filtering needs them).
+    /// Transactions aborted within the returned range; only sent for [`Isolation::ReadCommitted`].
     pub aborted_transactions: Vec<AbortedTransaction>,
 }
 
