@@ -209,3 +209,37 @@ async fn unreachable_bootstrap_fails_quickly_and_clearly() {
         start.elapsed()
     );
 }
+
+#[tokio::test]
+async fn routes_to_group_coordinator_and_controller() {
+    use kmirror_kafka::protocol::messages::{DescribeGroupsRequest, GroupId};
+    use kmirror_kafka::protocol::protocol::StrBytes;
+    let a = cluster("A");
+    let client = Client::connect(ClientConfig::new(&a.bootstrap))
+        .await
+        .expect("connect");
+    let group = kmirror_testkit::unique_group("route");
+    let node = client.coordinator_of(&group).await.expect("coordinator");
+    assert!(client.cached_metadata().brokers.contains_key(&node));
+    let req = DescribeGroupsRequest::default()
+        .with_groups(vec![GroupId(StrBytes::from_string(group.clone()))]);
+    let resp = client
+        .send_to(Route::GroupCoordinator(group.clone()), req)
+        .await
+        .expect("describe groups");
+    assert_eq!(resp.groups.len(), 1);
+    // Kafka 4 answers GROUP_ID_NOT_FOUND (69) for a group nobody joined; older brokers "Dead".
+    let g = &resp.groups[0];
+    assert!(
+        g.error_code == 69 || g.group_state.as_str() == "Dead",
+        "{g:?}"
+    );
+    let md = client
+        .send_to(
+            Route::Controller,
+            kmirror_kafka::protocol::messages::MetadataRequest::default(),
+        )
+        .await
+        .expect("metadata from the controller");
+    assert!(!md.brokers.is_empty());
+}
