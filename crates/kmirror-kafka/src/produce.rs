@@ -150,7 +150,8 @@ impl Producer {
     /// [`MAX_IN_FLIGHT`] wait in an unbounded queue: bound memory by bounding unacknowledged sends.
     ///
     /// The batch must be whole, not a control batch, and have `count == lastOffsetDelta + 1` (dense);
-    /// otherwise the future fails at once with [`Error::InvalidBatch`].
+    /// otherwise the future fails at once with [`Error::InvalidBatch`]. Call it from within a tokio
+    /// runtime (the first send to a partition starts that partition's task).
     pub fn send(
         &self,
         tp: TopicPartition,
@@ -398,6 +399,8 @@ impl PartitionTask {
     async fn dispatch(&mut self, idx: usize) -> Result<InFlight, Error> {
         self.stamp(idx)?;
         let client = &self.client;
+        // After NOT_LEADER_OR_FOLLOWER and the like, find the new leader before sending again.
+        client.refresh_if_stale().await?;
         let (leader, _) = client.leader_of(&self.tp).await?;
         let conn = client.broker_conn(leader).await?;
         let version = conn.version::<ProduceRequest>()?;
