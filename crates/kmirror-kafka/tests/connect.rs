@@ -243,3 +243,32 @@ async fn routes_to_group_coordinator_and_controller() {
         .expect("metadata from the controller");
     assert!(!md.brokers.is_empty());
 }
+
+#[tokio::test]
+async fn metadata_cache_refreshes_on_its_timer() {
+    let a = cluster("A");
+    let mut config = ClientConfig::new(&a.bootstrap);
+    config.metadata_max_age = Duration::from_millis(500);
+    let client = Client::connect(config).await.expect("connect");
+    client.metadata(None).await.expect("all topics");
+    let topic = kmirror_testkit::unique_topic("timer");
+    assert!(!client.cached_metadata().topics.contains_key(&topic));
+    kmirror_testkit::create_topic(&a.bootstrap, &kmirror_testkit::TopicSpec::new(&topic, 3)).await;
+    // Nothing asks for the topic: only the background refresh can bring it into the cache.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let md = client.cached_metadata();
+        if md
+            .topics
+            .get(&topic)
+            .is_some_and(|t| t.partitions.len() == 3)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "topic {topic} never appeared in the cached metadata"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
