@@ -392,6 +392,90 @@ async fn foreign_target_data_and_deleted_source_topics_do_not_stop_other_topics(
         status.contains(&foreign) && status.contains("did not write"),
         "status shows the refusal: {status}"
     );
+    let metrics = http_get(port, "/metrics");
+    for name in [
+        "kmirror_records_total",
+        "kmirror_bytes_total",
+        "kmirror_lag_records",
+        "kmirror_replication_latency_ms",
+    ] {
+        assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
+    }
+    assert!(
+        metrics.contains(&format!("topic=\"{good}\"")),
+        "per-partition metrics name the topic:\n{metrics}"
+    );
+}
+
+/// S8: an unreachable cluster and a wrong password are reported clearly, by name, while the healthy flow runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_cluster_and_wrong_password_do_not_stop_the_healthy_flow() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let sasl_port = a
+        .sasl_bootstrap
+        .clone()
+        .expect("scripts/test starts the clusters with --auth scram");
+    let user = a.sasl.clone().expect("SASL user").username;
+    let topic = unique_topic("healthy");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 2)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &records(300, 2, "healthy"),
+        Compression::Lz4,
+    )
+    .await;
+    let (src, dst, gone, locked) = (
+        unique_name("src"),
+        unique_name("dst"),
+        unique_name("gone"),
+        unique_name("locked"),
+    );
+    let props = format!(
+        "clusters = {src}, {dst}, {gone}, {locked}\n{src}.bootstrap.servers = {}\n{dst}.bootstrap.servers = {}\n\
+         {gone}.bootstrap.servers = 127.0.0.1:9\n{locked}.bootstrap.servers = {sasl_port}\n\
+         {locked}.security.protocol = SASL_PLAINTEXT\n{locked}.sasl.mechanism = SCRAM-SHA-512\n\
+         {locked}.sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required \
+         username=\"{user}\" password=\"not-the-password\";\n\
+         {src}->{dst}.enabled = true\n{src}->{dst}.topics = {topic}\n\
+         {src}->{gone}.enabled = true\n{src}->{gone}.topics = {topic}\n\
+         {src}->{locked}.enabled = true\n{src}->{locked}.topics = {topic}\n\
+         emit.heartbeats.enabled = false\nreplication.factor = 1\n",
+        a.bootstrap, b.bootstrap
+    );
+    let mut mirror = Mirror::start(&props);
+    wait_for_records(&mirror, &b.bootstrap, &format!("{src}.{topic}"), 300, WAIT).await;
+    assert_same_records(
+        &a.bootstrap,
+        &topic,
+        &b.bootstrap,
+        &format!("{src}.{topic}"),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let log = mirror.log_text();
+        let unreachable =
+            log.contains(&gone) && log.contains("127.0.0.1:9") && log.contains("bootstrap.servers");
+        let refused = log.contains(&locked)
+            && log.contains("authentication failed")
+            && log.contains(&user)
+            && log.contains("SCRAM-SHA-512");
+        if unreachable && refused {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expected clear errors for the unreachable cluster and the wrong password:\n{}",
+            tail(&log, 40)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        mirror.is_running(),
+        "kmirror keeps running with a broken flow"
+    );
+    assert_eq!(mirror.stop(), Some(0));
 }
 
 fn http_get(port: u16, path: &str) -> String {

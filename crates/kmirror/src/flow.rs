@@ -409,6 +409,7 @@ impl Starter {
             max_message_bytes,
             read_committed: self.read_committed,
             runs: self.ctx.offset_maps.get_or_create(source),
+            last_acked_timestamp: 0,
             shutdown: CancellationToken::new(),
         })
     }

@@ -101,6 +101,8 @@ pub struct Forwarder {
     pub read_committed: bool,
     /// Shared with checkpointing, which translates group offsets through it.
     pub runs: Arc<Mutex<OffsetRuns>>,
+    /// Source timestamp of the newest acknowledged batch, for the lag in seconds.
+    pub last_acked_timestamp: i64,
     pub shutdown: CancellationToken,
 }
 
@@ -256,6 +258,7 @@ impl Forwarder {
         // Bytes not handed to the producer (filtered, skipped, truncated tail) are free now.
         self.budget.release(total.saturating_sub(kept));
         let high_watermark = chunk.high_watermark;
+        let mut lag = None;
         self.ctx.status.modify_partition(
             &self.ctx.flow,
             &self.source.topic,
@@ -264,11 +267,15 @@ impl Forwarder {
                 if high_watermark >= 0 {
                     p.source_end_offset = high_watermark;
                     p.lag_records = (high_watermark - p.next_source_offset).max(0);
+                    lag = Some(p.lag_records);
                 }
                 p.state = PartitionState::Running;
                 p.error = None;
             },
         );
+        if let Some(lag) = lag {
+            self.publish_lag(labels, lag);
+        }
         Ok(())
     }
 
@@ -334,6 +341,7 @@ impl Forwarder {
         m.replication_latency_ms
             .get_or_create(labels)
             .observe((now_ms() - pending.max_timestamp).max(0) as f64);
+        let mut lag = 0;
         self.ctx.status.modify_partition(
             &self.ctx.flow,
             &self.source.topic,
@@ -345,7 +353,23 @@ impl Forwarder {
                     .last()
                     .map_or(p.next_source_offset, |l| l + 1);
                 p.lag_records = (p.source_end_offset - p.next_source_offset).max(0);
+                lag = p.lag_records;
             },
         );
+        self.last_acked_timestamp = pending.max_timestamp;
+        self.publish_lag(labels, lag);
+    }
+
+    /// Lag in records, and in seconds: how old the newest copied record is while the source is ahead (0 when
+    /// caught up) — what an operator needs to know how much a failover right now would miss.
+    fn publish_lag(&self, labels: &PartitionLabels, lag_records: i64) {
+        let m = &self.ctx.metrics;
+        m.lag_records.get_or_create(labels).set(lag_records);
+        let seconds = if lag_records > 0 && self.last_acked_timestamp > 0 {
+            (now_ms() - self.last_acked_timestamp).max(0) as f64 / 1000.0
+        } else {
+            0.0
+        };
+        m.lag_seconds.get_or_create(labels).set(seconds);
     }
 }
