@@ -43,7 +43,7 @@ pub enum FlowError {
 }
 
 /// Bytes fetched but not yet acknowledged, per partition: the memory bound of the data path.
-const PARTITION_BUFFER_BYTES: usize = 8 << 20;
+const PARTITION_BUFFER_BYTES: usize = 4 << 20;
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 const RESTART_BACKOFF: Duration = Duration::from_secs(10);
 /// Kafka's default `max.message.bytes`, used when the target did not say.
@@ -140,7 +140,6 @@ pub async fn run_flow(
         },
         ..FetchSettings::default()
     };
-    let read_committed = settings.isolation == Isolation::ReadCommitted;
     let fetcher = tokio::spawn(run_fetcher(
         clients.source.clone(),
         settings,
@@ -166,7 +165,6 @@ pub async fn run_flow(
         store: store.clone(),
         reset,
         existing,
-        read_committed,
     };
 
     let mut running: HashMap<TopicPartition, Running> = HashMap::new();
@@ -300,7 +298,6 @@ struct Starter {
     store: ProgressStore,
     reset: ResetPolicy,
     existing: ExistingTargetData,
-    read_committed: bool,
 }
 
 impl Starter {
@@ -407,7 +404,6 @@ impl Starter {
             skip_records,
             skip_target: target_next - skip_records,
             max_message_bytes,
-            read_committed: self.read_committed,
             runs: self.ctx.offset_maps.get_or_create(source),
             last_acked_timestamp: 0,
             shutdown: CancellationToken::new(),

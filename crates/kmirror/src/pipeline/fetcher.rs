@@ -30,7 +30,7 @@ impl Default for FetchSettings {
     fn default() -> Self {
         Self {
             partition_max_bytes: 1 << 20,
-            max_bytes: 50 << 20,
+            max_bytes: 24 << 20,
             max_wait: Duration::from_millis(500),
             isolation: Isolation::ReadCommitted,
         }
@@ -156,11 +156,7 @@ pub async fn run_fetcher(
                     let chunk = Chunk {
                         records: data.records,
                         high_watermark: data.high_watermark,
-                        aborted: data
-                            .aborted_transactions
-                            .iter()
-                            .map(|a| (a.producer_id, a.first_offset))
-                            .collect(),
+                        aborted: data.aborted_transactions,
                         fetched_at_ms,
                     };
                     if state.tx.send(chunk).is_err() {

@@ -8,11 +8,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use kmirror_kafka::batch::Batches;
-use kmirror_kafka::{ProduceAck, TopicPartition};
+use kmirror_kafka::{AbortedFilter, AbortedTransaction, BatchKind, ProduceAck, TopicPartition};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::aborted::AbortedTracker;
 use super::budget::Budget;
 use super::context::FlowContext;
 use super::plan::{Step, plan_batch, trim_batch};
@@ -24,7 +23,8 @@ use crate::telemetry::{PartitionLabels, PartitionState};
 pub struct Chunk {
     pub records: Bytes,
     pub high_watermark: i64,
-    pub aborted: Vec<(i64, i64)>,
+    /// Aborted transactions in the fetched range (read_committed fetches only).
+    pub aborted: Vec<AbortedTransaction>,
     /// When it was fetched (epoch ms), for MM2's record-age metric.
     pub fetched_at_ms: i64,
 }
@@ -98,7 +98,6 @@ pub struct Forwarder {
     /// Target offset of the first record to skip, or where the next write lands when nothing is skipped.
     pub skip_target: i64,
     pub max_message_bytes: i32,
-    pub read_committed: bool,
     /// Shared with checkpointing, which translates group offsets through it.
     pub runs: Arc<Mutex<OffsetRuns>>,
     /// Source timestamp of the newest acknowledged batch, for the lag in seconds.
@@ -129,7 +128,6 @@ impl Forwarder {
     /// Runs until shutdown (draining in-flight produces first) or a fatal error.
     pub async fn run(mut self) -> Result<(), ForwardError> {
         let labels = self.labels();
-        let mut aborted = AbortedTracker::default();
         let mut inflight: FuturesOrdered<AckFuture> = FuturesOrdered::new();
         let mut queued: VecDeque<(Bytes, Pending)> = VecDeque::new();
         let mut result = Ok(());
@@ -167,7 +165,7 @@ impl Forwarder {
                 chunk = self.rx.recv(), if accepting => {
                     match chunk {
                         Some(chunk) => {
-                            if let Err(e) = self.on_chunk(&labels, chunk, &mut aborted, &mut queued) {
+                            if let Err(e) = self.on_chunk(&labels, chunk, &mut queued) {
                                 result = Err(e);
                                 accepting = false;
                             }
@@ -188,14 +186,11 @@ impl Forwarder {
         &mut self,
         labels: &PartitionLabels,
         chunk: Chunk,
-        aborted: &mut AbortedTracker,
         queued: &mut VecDeque<(Bytes, Pending)>,
     ) -> Result<(), ForwardError> {
         let total = chunk.records.len();
         let mut kept = 0usize;
-        if self.read_committed {
-            aborted.add(chunk.aborted.iter().copied());
-        }
+        let mut aborted = AbortedFilter::new(&chunk.aborted);
         let metrics = Arc::clone(&self.ctx.metrics);
         for item in Batches::new(chunk.records) {
             let (header, bytes) = item.map_err(|e| ForwardError::Batch {
@@ -206,8 +201,7 @@ impl Forwarder {
             if header.next_offset() <= self.next_needed {
                 continue;
             }
-            let is_aborted = self.read_committed && aborted.is_aborted(&header, &bytes);
-            let step = if header.is_control() || is_aborted {
+            let step = if aborted.classify(&header, &bytes) != BatchKind::Data {
                 Step::Skip
             } else {
                 plan_batch(&header, &bytes, self.next_needed, self.max_message_bytes).map_err(
