@@ -491,3 +491,79 @@ fn http_get(port: u16, path: &str) -> String {
     s.read_to_string(&mut out).expect("read");
     out
 }
+
+/// Writes transactions to `topic` with librdkafka's transactional producer: `outcomes[i]` says whether
+/// transaction i (5 records over 2 partitions) commits. Returns how many records were committed.
+fn write_transactions(bootstrap: &str, topic: &str, outcomes: &[bool]) -> usize {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("transactional.id", unique_name("kmirror-e2e-txn"))
+        .set("linger.ms", "1")
+        .create()
+        .expect("transactional producer");
+    let t = Duration::from_secs(30);
+    producer.init_transactions(t).expect("init transactions");
+    let mut committed = 0;
+    for (i, commit) in outcomes.iter().enumerate() {
+        producer.begin_transaction().expect("begin");
+        for j in 0..5 {
+            let value = format!(
+                "txn-{i}-{j}-{}",
+                if *commit { "committed" } else { "aborted" }
+            );
+            producer
+                .send(
+                    BaseRecord::to(topic)
+                        .partition(j % 2)
+                        .key("k")
+                        .payload(&value),
+                )
+                .map_err(|(e, _)| e)
+                .expect("send");
+        }
+        producer.flush(t).expect("flush");
+        if *commit {
+            producer.commit_transaction(t).expect("commit");
+            committed += 5;
+        } else {
+            producer.abort_transaction(t).expect("abort");
+        }
+    }
+    committed
+}
+
+/// Transactions on the source: committed records arrive, aborted ones and transaction markers never do, so
+/// every reader of the target (read_committed or not) sees what a read_committed reader of the source sees.
+#[tokio::test(flavor = "multi_thread")]
+async fn aborted_transactions_and_markers_are_not_copied() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("txn");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 2)).await;
+    let outcomes = [true, false, true, true, false, false, true];
+    let bootstrap = a.bootstrap.clone();
+    let t = topic.clone();
+    let committed =
+        tokio::task::spawn_blocking(move || write_transactions(&bootstrap, &t, &outcomes))
+            .await
+            .expect("transactions written");
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let props = mm2_properties(
+        &src,
+        &dst,
+        &format!("{src}->{dst}.enabled = true\n{src}->{dst}.topics = {topic}\n"),
+    );
+    let mirror = Mirror::start(&props);
+    let remote = format!("{src}.{topic}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, committed as i64, WAIT).await;
+    let on_b = read_all(&b.bootstrap, &remote).await;
+    assert_eq!(on_b.len(), committed, "exactly the committed records");
+    assert!(
+        on_b.iter().all(|r| r
+            .value
+            .as_deref()
+            .is_some_and(|v| v.ends_with(b"committed"))),
+        "no aborted record on the target"
+    );
+    assert_same_records(&a.bootstrap, &topic, &b.bootstrap, &remote).await;
+}

@@ -904,8 +904,10 @@ fn flow_config(
 
     let client_overrides = flow_overrides(pair, top, ctx);
     let source_consumer = effective_source_consumer(source, pair, top, clusters);
+    // kmirror reads committed data unless told otherwise: copying aborted records (MM2's default) would make
+    // them visible on the target, where no reader of the source ever sees them.
     let isolation_level = match source_consumer.get("isolation.level") {
-        None => IsolationLevel::ReadUncommitted,
+        None => IsolationLevel::ReadCommitted,
         Some(s) => match s.text().to_ascii_lowercase().as_str() {
             "read_uncommitted" => IsolationLevel::ReadUncommitted,
             "read_committed" => IsolationLevel::ReadCommitted,

@@ -257,9 +257,9 @@ pub enum UseDefaultsFrom {
 /// The source consumer's `isolation.level`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IsolationLevel {
-    /// Kafka's default: aborted transactional records are fetched too.
+    /// Kafka's and MM2's default: aborted transactional records are copied too (and become visible).
     ReadUncommitted,
-    /// Only committed transactional records.
+    /// kmirror's default: only committed records are copied; aborted ones and transaction markers never are.
     ReadCommitted,
 }
 
