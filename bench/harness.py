@@ -33,7 +33,10 @@ def end_offsets(bootstrap, topic, partitions):
             return 0
         total = 0
         for p in range(partitions):
-            _lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            try:
+                _lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            except Exception:  # the topic is being created or its leader is moving: not there yet
+                return 0
             total += max(hi, 0)
         return total
     finally:
@@ -85,6 +88,20 @@ def run_one(name, alias, cmd, expected, partitions, workdir):
     log = open(workdir / f"{alias}.log", "w")
     start = time.time()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        return measure(name, proc, start, expected, partitions, target_topic)
+    finally:
+        try:
+            os.killpg(proc.pid, 15)
+            proc.wait(timeout=30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, 9)
+            except ProcessLookupError:
+                pass
+
+
+def measure(name, proc, start, expected, partitions, target_topic):
     first_at, peak_rss, cpu = None, 0, 0.0
     copied = 0
     deadline = start + 1800
@@ -102,11 +119,6 @@ def run_one(name, alias, cmd, expected, partitions, workdir):
     done = time.time()
     c, r = proc_stats(proc.pid)
     cpu, peak_rss = max(cpu, c), max(peak_rss, r)
-    os.killpg(proc.pid, 15)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
     return {"name": name, "copied": copied, "expected": expected, "total_s": done - start,
             "copy_s": done - (first_at or start), "cpu_s": cpu, "rss_mb": peak_rss}
 
@@ -149,8 +161,7 @@ def main():
         if tasks is None:
             cmd = [str(ROOT / "target/release/kmirror"), "run", "--config", str(props)]
         else:
-            cmd = ["env", "KMIRROR_TOOL_HEAP=-Xms256M -Xmx2G", str(ROOT / "scripts/kafka-tool"), "mirror-maker",
-                   str(props), "--clusters", "B"]
+            cmd = [str(ROOT / "bench/mirror-maker"), str(props), "--clusters", "B"]
         print(f"running {name}", file=sys.stderr)
         r = run_one(name, alias, cmd, n, parts, workdir)
         print(r, file=sys.stderr)

@@ -1,5 +1,6 @@
 //! The `kmirror` binary: argument parsing, logging setup and signals; the work happens in the `kmirror` crate.
 
+mod run;
 mod validate;
 
 use std::process::ExitCode;
@@ -18,13 +19,27 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Replicate as configured until Ctrl-C / SIGTERM (then drain in-flight data and commit progress).
+    Run(run::Args),
     /// Load and check a config file, then print the resolved plan (exit 0 if valid, 2 if not).
     Validate(validate::Args),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
+    init_tracing();
     match cli.command {
+        Command::Run(args) => run::run(&args),
         Command::Validate(args) => validate::run(&args),
     }
+}
+
+/// Logs to stderr; `RUST_LOG` (e.g. `kmirror=debug`) overrides the default `info`.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -5,10 +5,13 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::collections::BTreeMap;
+
 use kmirror::config::{
-    ClusterConfig, Config, FlowConfig, Format, Periodic, Role, UseDefaultsFrom, redacted,
+    ClusterConfig, Config, FlowConfig, Format, Periodic, Role, Side, UseDefaultsFrom, redacted,
 };
 use kmirror::policy::{Decision, PolicyKind, should_replicate_topic};
+use kmirror_kafka::{Client, ClientConfig};
 
 /// Exit code for an invalid config (clap uses the same code for bad arguments).
 const INVALID: u8 = 2;
@@ -19,9 +22,22 @@ pub struct Args {
     /// The config file: `*.properties` (MirrorMaker 2 format) or `*.toml` (kmirror format).
     #[arg(long, short)]
     config: PathBuf,
-    /// Source topic names to show the plan for, comma-separated (stands in for listing the source clusters).
+    /// Source topic names to show the plan for, comma-separated, instead of listing the source clusters.
     #[arg(long, value_delimiter = ',')]
     topics: Vec<String>,
+    /// Do not connect to the clusters (the topic plan is then shown only for `--topics`).
+    #[arg(long)]
+    offline: bool,
+}
+
+/// Where the topic names of the plan come from.
+enum TopicNames {
+    /// Not shown: offline and no `--topics`.
+    None,
+    /// The same names for every flow (`--topics`).
+    Given(Vec<String>),
+    /// Each source cluster's topics, or why they could not be listed, by alias.
+    Listed(BTreeMap<String, Result<Vec<String>, String>>),
 }
 
 /// Runs the subcommand; the exit code says whether the config is valid.
@@ -34,28 +50,65 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(INVALID));
         }
     };
-    let topics = source_topics(args);
-    print!("{}", render(&config, topics.as_deref()));
+    let names = source_topics(args, &config)?;
+    print!("{}", render_with(&config, &names));
     Ok(ExitCode::SUCCESS)
 }
 
-/// The topic names the plan is shown for.
-///
-/// Seam: today only `--topics`. Listing each flow's source cluster needs the Kafka client (`kmirror-kafka`), which
-/// `validate` does not use yet; when it does, list the topics of `flow.source` here and keep `--topics` as an
-/// offline override.
-fn source_topics(args: &Args) -> Option<Vec<String>> {
-    let topics: Vec<String> = args
+/// The topic names the plan is shown for: `--topics`, or each enabled flow's source cluster listed live.
+fn source_topics(args: &Args, config: &Config) -> anyhow::Result<TopicNames> {
+    let given: Vec<String> = args
         .topics
         .iter()
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty())
         .collect();
-    (!topics.is_empty()).then_some(topics)
+    if !given.is_empty() {
+        return Ok(TopicNames::Given(given));
+    }
+    if args.offline {
+        return Ok(TopicNames::None);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut listed = BTreeMap::new();
+    for flow in config.enabled_flows() {
+        if listed.contains_key(&flow.source) {
+            continue;
+        }
+        let props = config.client_properties(flow, Side::Source, Role::Admin);
+        let result = runtime.block_on(list_topics(props));
+        listed.insert(flow.source.clone(), result);
+    }
+    Ok(TopicNames::Listed(listed))
+}
+
+async fn list_topics(props: BTreeMap<String, String>) -> Result<Vec<String>, String> {
+    let (client_config, _) = ClientConfig::from_properties(&props).map_err(|e| e.to_string())?;
+    let listing = async {
+        let client = Client::connect(client_config)
+            .await
+            .map_err(|e| e.to_string())?;
+        let metadata = client.metadata(None).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>(metadata.topics.keys().cloned().collect())
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), listing)
+        .await
+        .map_err(|_| {
+            "no answer within 20 s; check bootstrap.servers and that the cluster is up".to_owned()
+        })?
 }
 
 /// The plan as text.
+/// The plan as text for the given topic names (`None`: not shown).
+#[cfg(test)]
 fn render(config: &Config, topics: Option<&[String]>) -> String {
+    let names = topics.map_or(TopicNames::None, |t| TopicNames::Given(t.to_vec()));
+    render_with(config, &names)
+}
+
+fn render_with(config: &Config, names: &TopicNames) -> String {
     let mut out = String::new();
     let file = config
         .file
@@ -90,7 +143,7 @@ fn render(config: &Config, topics: Option<&[String]>) -> String {
             .http_listen
             .map_or_else(|| "off".to_owned(), |a| a.to_string())
     );
-    render_plan(&mut out, config, topics);
+    render_plan(&mut out, config, names);
     let _ = writeln!(out, "\nvalid");
     out
 }
@@ -249,20 +302,35 @@ fn render_flow(out: &mut String, f: &FlowConfig) {
     }
 }
 
-fn render_plan(out: &mut String, config: &Config, topics: Option<&[String]>) {
+fn render_plan(out: &mut String, config: &Config, names: &TopicNames) {
     let _ = writeln!(out, "\ntopic plan:");
-    let Some(topics) = topics else {
+    if matches!(names, TopicNames::None) {
         let _ = writeln!(
             out,
-            "  not shown: pass --topics t1,t2,... (listing the source clusters' topics needs a cluster connection, \
-             which validate does not make yet)"
+            "  not shown: offline; pass --topics t1,t2,... or drop --offline to list the clusters"
         );
         return;
-    };
+    }
     let mut any = false;
     for flow in config.enabled_flows() {
         any = true;
         let _ = writeln!(out, "  {}:", flow.name());
+        let topics: &[String] = match names {
+            TopicNames::None => &[],
+            TopicNames::Given(t) => t,
+            TopicNames::Listed(by_alias) => match by_alias.get(&flow.source) {
+                Some(Ok(t)) => t,
+                Some(Err(e)) => {
+                    let _ = writeln!(
+                        out,
+                        "    cannot list the topics of cluster {}: {e}",
+                        flow.source
+                    );
+                    continue;
+                }
+                None => &[],
+            },
+        };
         for topic in topics {
             match should_replicate_topic(flow, topic) {
                 Decision::Replicate { target_name } => {

@@ -62,7 +62,12 @@ fn valid_mm2_file_prints_the_plan() {
 #[test]
 fn valid_dr_file_hides_secrets() {
     let config = fixtures().join("dr-sasl.properties");
-    let out = kmirror(&["validate", "--config", config.to_str().unwrap_or_default()]);
+    let out = kmirror(&[
+        "validate",
+        "--offline",
+        "--config",
+        config.to_str().unwrap_or_default(),
+    ]);
     let stdout = text(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -81,7 +86,7 @@ fn valid_dr_file_hides_secrets() {
         stdout.contains("`mm2-offset-syncs.primary.internal` on backup"),
         "{stdout}"
     );
-    assert!(stdout.contains("not shown: pass --topics"), "{stdout}");
+    assert!(stdout.contains("not shown: offline"), "{stdout}");
     assert!(stdout.contains("http: 127.0.0.1:9464"), "{stdout}");
 }
 
@@ -124,4 +129,43 @@ fn missing_argument_is_a_usage_error() {
     let out = kmirror(&["validate"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--config"));
+}
+
+/// Without `--topics`, validate lists each flow's source cluster for real and shows the plan per topic.
+#[tokio::test(flavor = "multi_thread")]
+async fn validate_lists_the_source_topics_of_a_live_cluster() {
+    let a = kmirror_testkit::cluster("A");
+    let b = kmirror_testkit::cluster("B");
+    let topic = kmirror_testkit::unique_topic("validate-live");
+    kmirror_testkit::create_topic(&a.bootstrap, &kmirror_testkit::TopicSpec::new(&topic, 1)).await;
+    let internal = format!("{topic}.internal");
+    kmirror_testkit::create_topic(&a.bootstrap, &kmirror_testkit::TopicSpec::new(&internal, 1))
+        .await;
+    let dir = std::env::temp_dir().join(kmirror_testkit::unique_name("kmirror-validate-"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("mm2.properties");
+    std::fs::write(
+        &path,
+        format!(
+            "clusters = A, B\nA.bootstrap.servers = {}\nB.bootstrap.servers = {}\nA->B.enabled = true\n",
+            a.bootstrap, b.bootstrap
+        ),
+    )
+    .expect("write config");
+    let out = kmirror(&["validate", "--config", path.to_str().unwrap_or_default()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("{topic} -> A.{topic}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{internal}: skipped: internal topic")),
+        "{stdout}"
+    );
 }

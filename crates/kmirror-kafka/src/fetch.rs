@@ -21,11 +21,12 @@ use crate::types::TopicPartition;
 /// Which records a fetch may return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Isolation {
-    /// Up to the high watermark, including open and aborted transactions (with the aborted list).
+    /// Up to the high watermark, everything: open and aborted transactions too, and the broker sends
+    /// no aborted list, so aborted data cannot be told apart.
     #[default]
     ReadUncommitted,
-    /// Up to the last stable offset: no open transactions; aborted ones still come with the aborted
-    /// list, so use [`crate::AbortedFilter`] to drop them.
+    /// Up to the last stable offset (no open transactions). Aborted transactions' batches are still in
+    /// the bytes, with the aborted list beside them: drop them with [`crate::AbortedFilter`].
     ReadCommitted,
 }
 
@@ -82,7 +83,7 @@ pub struct FetchedData {
     pub high_watermark: i64,
     pub last_stable_offset: i64,
     pub log_start_offset: i64,
-    /// Transactions aborted within the returned range (read_committed filtering needs them).
+    /// Transactions aborted within the returned range; only sent for [`Isolation::ReadCommitted`].
     pub aborted_transactions: Vec<AbortedTransaction>,
 }
 
@@ -195,12 +196,27 @@ impl Client {
         } else {
             self.log_bounds(&out_of_range).await
         };
+        let mut unknown_topics: Vec<String> = outcomes
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::UnknownTopic))
+            .map(|(tp, _)| tp.topic.clone())
+            .collect();
+        unknown_topics.sort();
+        unknown_topics.dedup();
+        if !unknown_topics.is_empty() {
+            // Reported only once fresh metadata agrees: the topic was deleted, or never existed.
+            self.refresh_metadata(&unknown_topics).await?;
+            md = self.cached_metadata();
+        }
         let mut results = Vec::with_capacity(req.partitions.len());
         for p in &req.partitions {
             let result = match outcomes.remove(&p.tp) {
                 Some(Outcome::Data(d)) => Ok(d),
                 Some(Outcome::Retry) | None => Ok(FetchedData::empty()),
-                Some(Outcome::UnknownTopic) => self.confirm_unknown(&p.tp).await,
+                Some(Outcome::UnknownTopic) => match md.partition(&p.tp.topic, p.tp.partition) {
+                    Some(_) => Ok(FetchedData::empty()),
+                    None => Err(Error::UnknownTopicOrPartition { tp: p.tp.clone() }),
+                },
                 Some(Outcome::OutOfRange) => {
                     let (log_start, log_end) = bounds.get(&p.tp).copied().unwrap_or((-1, -1));
                     Err(Error::OffsetOutOfRange {
@@ -218,21 +234,6 @@ impl Client {
             });
         }
         Ok(results)
-    }
-
-    /// An unknown topic or partition is only reported once fresh metadata agrees.
-    async fn confirm_unknown(&self, tp: &TopicPartition) -> Result<FetchedData, Error> {
-        self.refresh_metadata(std::slice::from_ref(&tp.topic))
-            .await?;
-        if self
-            .cached_metadata()
-            .partition(&tp.topic, tp.partition)
-            .is_some()
-        {
-            Ok(FetchedData::empty())
-        } else {
-            Err(Error::UnknownTopicOrPartition { tp: tp.clone() })
-        }
     }
 
     /// (log start, log end) of partitions, -1 where they could not be listed.

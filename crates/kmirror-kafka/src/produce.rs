@@ -25,14 +25,16 @@
 //! - retriable errors (leader moved, broker down, timeouts, not enough replicas): after a jittered
 //!   backoff, the unacknowledged batches are sent again with *identical bytes*; the broker recognises
 //!   any it already has (same producer, epoch and sequence) and answers with their original offsets;
-//! - OUT_OF_ORDER_SEQUENCE for a batch whose earlier attempt may have landed (typically after a broker
-//!   restart, when the broker remembers only the last batch per producer): the later in-flight batches
-//!   are tried one by one until the broker recognises one as its last; the batches before it are then
-//!   located in the log by their producer id and sequence, so their acks carry their real offsets;
-//! - OUT_OF_ORDER_SEQUENCE otherwise, or UNKNOWN_PRODUCER_ID (the broker lost our state): the
-//!   partition's producer epoch is bumped and the unacknowledged batches are sent again from sequence
-//!   0 (the only case where a batch sent before could be written twice: it needs the broker to have
-//!   lost acknowledged data first);
+//! - OUT_OF_ORDER_SEQUENCE for the first unacknowledged batch: typically some of the batches in flight
+//!   were written but their answers lost, and the broker restarted cleanly, remembering only its last
+//!   batch per producer (so it no longer recognises the earlier ones as duplicates). The later
+//!   batches that were sent are tried again one by one until the broker accepts one or recognises it
+//!   as its last; the batches before it are then in the log, and are located there by producer id,
+//!   epoch and sequence so their acks carry their real offsets;
+//! - if no batch of ours explains the broker's state (it lost acknowledged data), or on
+//!   UNKNOWN_PRODUCER_ID: the partition's producer epoch is bumped and the unacknowledged batches are
+//!   sent again from sequence 0 (the only case where a batch could be written twice; it needs the
+//!   broker to have lost data first);
 //! - INVALID_PRODUCER_EPOCH / PRODUCER_FENCED: a new producer id, then the same;
 //! - anything else (record too large, invalid timestamp, not authorized...) and the delivery timeout:
 //!   the batch fails as described above.
@@ -148,7 +150,8 @@ impl Producer {
     /// [`MAX_IN_FLIGHT`] wait in an unbounded queue: bound memory by bounding unacknowledged sends.
     ///
     /// The batch must be whole, not a control batch, and have `count == lastOffsetDelta + 1` (dense);
-    /// otherwise the future fails at once with [`Error::InvalidBatch`].
+    /// otherwise the future fails at once with [`Error::InvalidBatch`]. Call it from within a tokio
+    /// runtime (the first send to a partition starts that partition's task).
     pub fn send(
         &self,
         tp: TopicPartition,
@@ -396,6 +399,8 @@ impl PartitionTask {
     async fn dispatch(&mut self, idx: usize) -> Result<InFlight, Error> {
         self.stamp(idx)?;
         let client = &self.client;
+        // After NOT_LEADER_OR_FOLLOWER and the like, find the new leader before sending again.
+        client.refresh_if_stale().await?;
         let (leader, _) = client.leader_of(&self.tp).await?;
         let conn = client.broker_conn(leader).await?;
         let version = conn.version::<ProduceRequest>()?;
@@ -504,14 +509,12 @@ impl PartitionTask {
         }
         use ResponseError as E;
         match err.code() {
-            Some(E::OutOfOrderSequenceNumber) if self.queue[0].maybe_written => {
-                match self.resolve_after_restart().await {
-                    Ok(true) => {}
-                    Ok(false) => self.reset_or_fail(err),
-                    Err(e) => self.retry_later(e),
-                }
-            }
-            Some(E::OutOfOrderSequenceNumber | E::UnknownProducerId) => self.reset_or_fail(err),
+            Some(E::OutOfOrderSequenceNumber) => match self.resolve_after_restart().await {
+                Ok(true) => {}
+                Ok(false) => self.reset_or_fail(err),
+                Err(e) => self.retry_later(e),
+            },
+            Some(E::UnknownProducerId) => self.reset_or_fail(err),
             Some(E::InvalidProducerEpoch | E::ProducerFenced) => {
                 tracing::warn!(tp = %self.tp, error = %err, "producer epoch refused; getting a new producer id");
                 self.need_new_pid = true;
@@ -603,7 +606,7 @@ impl PartitionTask {
         self.bump_epoch();
     }
 
-    /// After OUT_OF_ORDER_SEQUENCE for a front batch that may have landed: finds the last batch the
+    /// After OUT_OF_ORDER_SEQUENCE for the front batch: finds the last batch the
     /// broker has by resending the later ones (same bytes) one at a time; the broker accepts the one
     /// right after its last, or recognises its last as a duplicate. Everything before it is in the log;
     /// those batches are located by producer id, epoch and sequence so they are acknowledged with their

@@ -10,7 +10,9 @@ use kmirror_kafka::admin::{
     PatternType, ResourceType, is_group_active,
 };
 use kmirror_kafka::protocol::error::ResponseError;
-use kmirror_kafka::{Client, ClientConfig, OffsetSpec, TopicPartition};
+use kmirror_kafka::{
+    Client, ClientConfig, OffsetSpec, SaslConfig, SaslMechanism, SecurityProtocol, TopicPartition,
+};
 use kmirror_testkit::{
     ProducedRecord, TopicSpec, cluster, create_topic, kafka_tool, produce, repo_root,
     topic_end_offsets, unique_group, unique_topic, wait_until_async,
@@ -489,10 +491,13 @@ async fn groups_and_offsets_with_a_java_consumer() {
 
     // A group that never existed: describe says Dead, commit creates it.
     let fresh = unique_group("admin-fresh");
+    let both = admin.describe_groups(&[fresh.clone(), group.clone()]).await;
     assert_eq!(
-        admin.describe_group(&fresh).await.expect("describe").state,
-        GroupState::Dead
+        (both[0].0.as_str(), both[1].0.as_str()),
+        (fresh.as_str(), group.as_str())
     );
+    assert_eq!(both[0].1.as_ref().expect("fresh").state, GroupState::Dead);
+    assert_eq!(both[1].1.as_ref().expect("group").state, GroupState::Empty);
     assert!(
         admin
             .offset_fetch(&fresh, None)
@@ -572,4 +577,92 @@ async fn delete_records_moves_log_start() {
     let e = out[0].1.as_ref().expect_err("out of range");
     assert_eq!(e.code(), Some(ResponseError::OffsetOutOfRange), "{e}");
     assert!(e.to_string().contains(&p0.to_string()), "{e}");
+}
+
+#[tokio::test]
+async fn authorization_failures_name_the_resource_and_the_principal() {
+    let c = cluster("A");
+    let sasl_bootstrap = c
+        .sasl_bootstrap
+        .clone()
+        .expect("this test needs the SASL listener: start the clusters with --auth scram (scripts/test does)");
+    let creds = c.sasl.clone().expect("SASL credentials");
+    let superuser = admin().await;
+    let topic = unique_topic("admin-denied");
+    let group = unique_group("admin-denied");
+    create_topic(&c.bootstrap, &TopicSpec::new(&topic, 1)).await;
+    let principal = format!("User:{}", creds.username);
+    let deny = |resource_type, name: &str| AclBinding {
+        resource_type,
+        resource_name: name.to_string(),
+        pattern_type: PatternType::Literal,
+        principal: principal.clone(),
+        host: "*".into(),
+        operation: AclOperation::All,
+        permission: AclPermission::Deny,
+    };
+    let created = superuser
+        .create_acls(&[
+            deny(ResourceType::Topic, &topic),
+            deny(ResourceType::Group, &group),
+        ])
+        .await
+        .expect("create ACLs");
+    for (b, r) in &created {
+        r.as_ref().unwrap_or_else(|e| panic!("{b}: {e}"));
+    }
+
+    let mut config = ClientConfig::new(sasl_bootstrap);
+    config.security_protocol = SecurityProtocol::SaslPlaintext;
+    config.sasl = Some(SaslConfig {
+        mechanism: SaslMechanism::ScramSha512,
+        username: creds.username.clone(),
+        password: creds.password.clone(),
+    });
+    let limited = Admin::new(
+        Client::connect(config)
+            .await
+            .expect("connect as the SCRAM user"),
+    );
+
+    let res = ConfigResource::Topic(topic.clone());
+    wait_until_async("the deny ACL to be in force", WAIT, || async {
+        limited
+            .describe_configs(std::slice::from_ref(&res))
+            .await
+            .expect("call")[0]
+            .1
+            .is_err()
+    })
+    .await;
+    let out = limited
+        .describe_configs(std::slice::from_ref(&res))
+        .await
+        .expect("call");
+    let e = out[0].1.as_ref().expect_err("denied");
+    assert_eq!(
+        e.code(),
+        Some(ResponseError::TopicAuthorizationFailed),
+        "{e}"
+    );
+    let s = e.to_string();
+    assert!(
+        s.contains(&topic) && s.contains(&principal) && s.contains("ACL"),
+        "{s}"
+    );
+
+    let e = limited
+        .offset_fetch(&group, None)
+        .await
+        .expect_err("denied");
+    assert_eq!(
+        e.code(),
+        Some(ResponseError::GroupAuthorizationFailed),
+        "{e}"
+    );
+    let s = e.to_string();
+    assert!(
+        s.contains(&group) && s.contains(&principal) && s.contains("ACL"),
+        "{s}"
+    );
 }

@@ -3,8 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use kmirror_kafka::protocol::messages::{FetchRequest, ProduceRequest};
 use kmirror_kafka::{
-    Client, ClientConfig, Error, SaslConfig, SaslMechanism, SecurityProtocol, TlsConfig,
+    Client, ClientConfig, Error, Route, SaslConfig, SaslMechanism, SecurityProtocol, TlsConfig,
 };
 use kmirror_testkit::{Cluster, cluster};
 
@@ -39,9 +40,25 @@ async fn assert_connects(config: ClientConfig) {
 }
 
 #[tokio::test]
-async fn plaintext() {
+async fn plaintext_and_negotiated_versions() {
     let a = cluster("A");
     assert_connects(ClientConfig::new(&a.bootstrap)).await;
+    let client = Client::connect(ClientConfig::new(&a.bootstrap))
+        .await
+        .expect("connect");
+    // Kafka 4.1 speaks Fetch 17 and Produce 12/13: the highest both sides know is chosen.
+    let fetch = client
+        .version_for::<FetchRequest>(&Route::Any)
+        .await
+        .expect("fetch version");
+    let produce = client
+        .version_for::<ProduceRequest>(&Route::Any)
+        .await
+        .expect("produce version");
+    assert!(fetch >= 12, "Fetch v{fetch}");
+    assert!(produce >= 7, "Produce v{produce} cannot carry zstd");
+    let ours = <FetchRequest as kmirror_kafka::protocol::protocol::Message>::VERSIONS.max;
+    assert!(fetch <= ours);
 }
 
 #[tokio::test]
@@ -191,4 +208,67 @@ async fn unreachable_bootstrap_fails_quickly_and_clearly() {
         "took {:?}",
         start.elapsed()
     );
+}
+
+#[tokio::test]
+async fn routes_to_group_coordinator_and_controller() {
+    use kmirror_kafka::protocol::messages::{DescribeGroupsRequest, GroupId};
+    use kmirror_kafka::protocol::protocol::StrBytes;
+    let a = cluster("A");
+    let client = Client::connect(ClientConfig::new(&a.bootstrap))
+        .await
+        .expect("connect");
+    let group = kmirror_testkit::unique_group("route");
+    let node = client.coordinator_of(&group).await.expect("coordinator");
+    assert!(client.cached_metadata().brokers.contains_key(&node));
+    let req = DescribeGroupsRequest::default()
+        .with_groups(vec![GroupId(StrBytes::from_string(group.clone()))]);
+    let resp = client
+        .send_to(Route::GroupCoordinator(group.clone()), req)
+        .await
+        .expect("describe groups");
+    assert_eq!(resp.groups.len(), 1);
+    // Kafka 4 answers GROUP_ID_NOT_FOUND (69) for a group nobody joined; older brokers "Dead".
+    let g = &resp.groups[0];
+    assert!(
+        g.error_code == 69 || g.group_state.as_str() == "Dead",
+        "{g:?}"
+    );
+    let md = client
+        .send_to(
+            Route::Controller,
+            kmirror_kafka::protocol::messages::MetadataRequest::default(),
+        )
+        .await
+        .expect("metadata from the controller");
+    assert!(!md.brokers.is_empty());
+}
+
+#[tokio::test]
+async fn metadata_cache_refreshes_on_its_timer() {
+    let a = cluster("A");
+    let mut config = ClientConfig::new(&a.bootstrap);
+    config.metadata_max_age = Duration::from_millis(500);
+    let client = Client::connect(config).await.expect("connect");
+    client.metadata(None).await.expect("all topics");
+    let topic = kmirror_testkit::unique_topic("timer");
+    assert!(!client.cached_metadata().topics.contains_key(&topic));
+    kmirror_testkit::create_topic(&a.bootstrap, &kmirror_testkit::TopicSpec::new(&topic, 3)).await;
+    // Nothing asks for the topic: only the background refresh can bring it into the cache.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let md = client.cached_metadata();
+        if md
+            .topics
+            .get(&topic)
+            .is_some_and(|t| t.partitions.len() == 3)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "topic {topic} never appeared in the cached metadata"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

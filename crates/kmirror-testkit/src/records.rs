@@ -300,14 +300,30 @@ fn read_all_blocking(bootstrap: &str, topic: &str) -> Vec<ReadRecord> {
     consumer.assign(&assignment).expect("assign");
     let mut out = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let mut last_record = std::time::Instant::now();
     while !remaining.is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
             "reading {topic} from {bootstrap}: still waiting for partitions {remaining:?} after 120 s"
         );
         let Some(msg) = consumer.poll(Duration::from_millis(500)) else {
+            // The last offsets of a transactional partition are markers, never delivered: done once the
+            // consumer's position has passed the end, or nothing more came for a while.
+            if let Ok(positions) = consumer.position() {
+                for e in positions.elements() {
+                    if let Offset::Offset(at) = e.offset()
+                        && remaining.get(&e.partition()).is_some_and(|end| at >= *end)
+                    {
+                        remaining.remove(&e.partition());
+                    }
+                }
+            }
+            if last_record.elapsed() > Duration::from_secs(5) {
+                break;
+            }
             continue;
         };
+        last_record = std::time::Instant::now();
         let msg = msg.unwrap_or_else(|e| panic!("reading {topic} from {bootstrap}: {e}"));
         let headers = msg
             .headers()

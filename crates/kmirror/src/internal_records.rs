@@ -1,13 +1,9 @@
 //! Small records kmirror writes and reads itself: heartbeats, offset-syncs, checkpoints and progress.
 //! Encoded as one uncompressed v2 batch per produce call; decoded fully (these topics are small).
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::indexmap::IndexMap;
-use kafka_protocol::records::{
-    Compression, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, Record,
-    RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
-use kmirror_kafka::batch::Batches;
+use bytes::Bytes;
+use kafka_protocol::records::RecordBatchDecoder;
+use kmirror_kafka::batch::{self, Batches};
 
 /// A record to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,38 +26,23 @@ pub struct InRecord {
 #[error("{0}")]
 pub struct RecordsError(String);
 
-/// Encodes `records` as one batch ready for `Producer::send` (which stamps producer id and sequence).
+/// Encodes `records` as exactly one uncompressed batch ready for `Producer::send` (which stamps producer id
+/// and sequence): a produce request carries one batch per partition.
 pub fn encode_batch(records: &[OutRecord]) -> Result<Bytes, RecordsError> {
-    let records: Vec<Record> = records
+    let records: Vec<batch::Record> = records
         .iter()
         .enumerate()
-        .map(|(i, r)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
-            producer_id: NO_PRODUCER_ID,
-            producer_epoch: NO_PRODUCER_EPOCH,
-            timestamp_type: TimestampType::Creation,
+        .map(|(i, r)| batch::Record {
             offset: i as i64,
-            sequence: NO_SEQUENCE,
             timestamp: r.timestamp,
             key: r.key.clone(),
             value: r.value.clone(),
-            headers: IndexMap::new(),
+            headers: Vec::new(),
         })
         .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .map_err(|e| RecordsError(format!("encoding a record batch: {e}")))?;
-    Ok(buf.freeze())
+    batch::encode_batch(&records, batch::Compression::None)
+        .map(Bytes::from)
+        .map_err(|e| RecordsError(format!("encoding a record batch: {e}")))
 }
 
 /// Decodes every complete data batch in fetched bytes (control batches and records below `from` skipped).
@@ -115,6 +96,8 @@ mod tests {
                 (i as i64, &w.key, &w.value, w.timestamp)
             );
         }
-        assert_eq!(decode_records(batch, 3).expect("decode").len(), 2);
+        assert_eq!(decode_records(batch.clone(), 3).expect("decode").len(), 2);
+        let header = kmirror_kafka::batch::BatchHeader::parse(&batch).expect("header");
+        assert_eq!(header.total_len(), batch.len(), "exactly one batch");
     }
 }

@@ -18,11 +18,14 @@
 pub mod api;
 pub mod config;
 pub mod discovery;
+pub mod flow;
 pub mod heartbeat;
 pub mod internal_records;
+pub mod internal_topics;
 pub mod mm2;
 pub mod offsets;
 pub mod pipeline;
 pub mod policy;
 pub mod progress;
+pub mod service;
 pub mod telemetry;

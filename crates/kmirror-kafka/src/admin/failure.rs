@@ -64,6 +64,27 @@ pub(crate) fn kafka_error(
     }
 }
 
+/// Adds the principal to an authorization failure raised below the admin layer (FindCoordinator
+/// refused for a group, say), so every such error says whom to grant.
+pub(crate) fn with_principal(e: Error, principal: &str) -> Error {
+    match e {
+        Error::Kafka {
+            code,
+            mut context,
+            message,
+        } if is_authorization(code) && !context.contains(principal) => {
+            context.push_str(" as ");
+            context.push_str(principal);
+            Error::Kafka {
+                code,
+                context,
+                message,
+            }
+        }
+        other => other,
+    }
+}
+
 /// A response that should have answered for `what` did not mention it.
 pub(crate) fn missing(api: &'static str, what: String) -> Error {
     Error::Protocol {
@@ -105,6 +126,22 @@ mod tests {
         assert!(!s.contains("User:x"), "{s}");
         assert!(s.contains("already exists"), "{s}");
         assert!(check(0, Some(&msg), "User:x", || unreachable!()).is_ok());
+    }
+
+    #[test]
+    fn principal_added_once_to_lower_layer_errors() {
+        let e = Error::from_code(30, || "finding the coordinator of group 'g'".into(), None)
+            .expect("error");
+        let e = with_principal(e, "User:kmirror");
+        assert!(e.to_string().contains("group 'g' as User:kmirror"), "{e}");
+        let again = with_principal(e, "User:kmirror").to_string();
+        assert_eq!(again.matches("User:kmirror").count(), 1, "{again}");
+        let other = Error::from_code(7, || "x".into(), None).expect("error");
+        assert!(
+            !with_principal(other, "User:kmirror")
+                .to_string()
+                .contains("User:")
+        );
     }
 
     #[test]

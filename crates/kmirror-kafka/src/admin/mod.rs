@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::StreamExt;
 use futures_util::future::join_all;
 
 pub use acls::{AclBinding, AclFilter, AclOperation, AclPermission, PatternType, ResourceType};
@@ -43,6 +44,9 @@ use crate::conn::KafkaRequest;
 use crate::error::Error;
 use crate::offsets::{ListedOffset, OffsetSpec};
 use crate::types::TopicPartition;
+
+/// Groups described at once by [`Admin::describe_groups`].
+const DESCRIBE_CONCURRENCY: usize = 16;
 
 /// One result per requested item, in request order.
 pub type Results<K, T> = Vec<(K, Result<T, Error>)>;
@@ -85,6 +89,7 @@ impl Admin {
                 result
             })
             .await
+            .map_err(|e| failure::with_principal(e, &self.principal))
     }
 
     async fn call_once<R, T>(
@@ -106,13 +111,20 @@ impl Admin {
         self.client.config().request_timeout
     }
 
+    /// How long the broker may work on a request (CreateTopics, DeleteRecords...) before answering
+    /// REQUEST_TIMED_OUT: shorter than our own request timeout, so its answer arrives before we give up.
+    fn broker_timeout(&self) -> std::time::Duration {
+        let t = self.timeout();
+        t - t / 4
+    }
+
     /// Creates topics (on the controller). Per topic: what was created, with the effective configs and
     /// their sources, or why not (`TopicAlreadyExists`, `InvalidReplicationFactor`, `PolicyViolation`...).
     pub async fn create_topics(
         &self,
         topics: &[NewTopic],
     ) -> Result<TopicResults<CreatedTopic>, Error> {
-        let timeout = self.timeout();
+        let timeout = self.broker_timeout();
         self.call(
             Route::Controller,
             |_| topics::build_create_topics(topics, timeout, false),
@@ -132,7 +144,7 @@ impl Admin {
         &self,
         grow: &[NewPartitions],
     ) -> Result<TopicResults<()>, Error> {
-        let timeout = self.timeout();
+        let timeout = self.broker_timeout();
         self.call(
             Route::Controller,
             |_| topics::build_create_partitions(grow, timeout, false),
@@ -149,7 +161,7 @@ impl Admin {
 
     /// Deletes topics; a missing topic fails with `UnknownTopicOrPartition`.
     pub async fn delete_topics(&self, names: &[String]) -> Result<TopicResults<()>, Error> {
-        let timeout = self.timeout();
+        let timeout = self.broker_timeout();
         self.call(
             Route::Controller,
             |v| topics::build_delete_topics(names, timeout, v),
@@ -278,7 +290,12 @@ impl Admin {
     /// State, protocol and members of each group, asked of each group's coordinator concurrently. A
     /// group that does not exist is [`GroupState::Dead`].
     pub async fn describe_groups(&self, ids: &[String]) -> Results<String, GroupDescription> {
-        let results = join_all(ids.iter().map(|g| self.describe_group(g))).await;
+        // Bounded concurrency: MM2-style offset sync may describe thousands of groups.
+        let results: Vec<_> =
+            futures_util::stream::iter(ids.iter().map(|g| self.describe_group(g)))
+                .buffered(DESCRIBE_CONCURRENCY)
+                .collect()
+                .await;
         ids.iter().cloned().zip(results).collect()
     }
 
@@ -369,7 +386,7 @@ impl Admin {
                     }
                 }
             }
-            let timeout = self.timeout();
+            let timeout = self.broker_timeout();
             let sends = by_leader
                 .iter()
                 .filter(|(l, _)| **l >= 0)

@@ -10,6 +10,8 @@ pub enum Plan {
     Skip(SkipReason),
     /// Fast path: produce the bytes unchanged after [`super::stamp_for_produce`]. The target will give its
     /// records offsets `BaseOffset + i` for source offsets `base_offset + i`, i in `0..record_count`.
+    /// (A compressed batch is not walked: the target broker numbers its records in order whatever their
+    /// deltas, and a source broker only ever stores compressed batches whose deltas are 0..n-1.)
     Forward,
     /// Slow path: decode and re-encode with [`super::rebuild`].
     Rebuild(RebuildReason),

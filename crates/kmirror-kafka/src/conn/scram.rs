@@ -187,7 +187,7 @@ mod tests {
             fin,
             "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
         );
-        c.verify_server_final("v=6rriTRBi23WpRR/wqup6+IH7cFSyM0I1gk10JKA+W2c=")
+        c.verify_server_final("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
             .expect("server verified");
         assert!(c.verify_server_final("v=AAAA").is_err());
         assert!(c.verify_server_final("e=invalid-proof").is_err());

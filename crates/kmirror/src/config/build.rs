@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use super::error::{ConfigError, ConfigWarning, Problem, WarningKind};
 use super::keys::{
-    DEPRECATED_ALIASES, FLOW_KEYS, KMIRROR_HTTP_LISTEN, ignored_reason, is_shared_client_key,
+    DEPRECATED_ALIASES, FLOW_KEYS, KMIRROR_EXISTING_TARGET_DATA, KMIRROR_HTTP_LISTEN,
+    ignored_reason, is_shared_client_key,
 };
 use super::model::{
     AutoOffsetReset, ClusterConfig, Config, FlowClientOverrides, FlowConfig, IsolationLevel,
@@ -98,6 +99,7 @@ struct Buckets {
     cluster_base: BTreeMap<String, Layer>,
     cluster_roles: BTreeMap<String, Roles>,
     http_listen: Option<Setting>,
+    existing_target_data: Option<Setting>,
 }
 
 struct Ctx {
@@ -311,6 +313,24 @@ pub(crate) fn build(mut raw: RawConfig) -> Result<Config, ConfigError> {
             }
         });
 
+    let existing_target_data_append = match buckets
+        .existing_target_data
+        .as_ref()
+        .map(|s| (s, s.text().trim().to_ascii_lowercase()))
+    {
+        None => false,
+        Some((_, v)) if v == "refuse" => false,
+        Some((_, v)) if v == "append" => true,
+        Some((s, _)) => {
+            ctx.problem(
+                s,
+                format!("`{}` is not `refuse` or `append`", s.text()),
+                "use `refuse` (the default) or `append`",
+            );
+            false
+        }
+    };
+
     dedup(&mut ctx.problems);
     dedup(&mut ctx.warnings);
     if !ctx.problems.is_empty() {
@@ -322,6 +342,7 @@ pub(crate) fn build(mut raw: RawConfig) -> Result<Config, ConfigError> {
         clusters,
         flows,
         http_listen,
+        existing_target_data_append,
         warnings: ctx.warnings,
     })
 }
@@ -450,11 +471,15 @@ fn classify(raw: &RawConfig, aliases: &[String], ctx: &mut Ctx) -> Buckets {
         if key.starts_with("kmirror.") {
             if key == KMIRROR_HTTP_LISTEN {
                 b.http_listen = Some(s);
+            } else if key == KMIRROR_EXISTING_TARGET_DATA {
+                b.existing_target_data = Some(s);
             } else {
                 ctx.problem(
                     &s,
                     "unknown kmirror setting",
-                    format!("the kmirror settings are: `{KMIRROR_HTTP_LISTEN}`"),
+                    format!(
+                        "the kmirror settings are: `{KMIRROR_HTTP_LISTEN}`, `{KMIRROR_EXISTING_TARGET_DATA}`"
+                    ),
                 );
             }
             continue;
@@ -879,8 +904,10 @@ fn flow_config(
 
     let client_overrides = flow_overrides(pair, top, ctx);
     let source_consumer = effective_source_consumer(source, pair, top, clusters);
+    // kmirror reads committed data unless told otherwise: copying aborted records (MM2's default) would make
+    // them visible on the target, where no reader of the source ever sees them.
     let isolation_level = match source_consumer.get("isolation.level") {
-        None => IsolationLevel::ReadUncommitted,
+        None => IsolationLevel::ReadCommitted,
         Some(s) => match s.text().to_ascii_lowercase().as_str() {
             "read_uncommitted" => IsolationLevel::ReadUncommitted,
             "read_committed" => IsolationLevel::ReadCommitted,

@@ -53,6 +53,8 @@ pub(crate) const DEPRECATED_ALIASES: &[(&str, &str)] = &[
 
 /// kmirror-only top-level keys.
 pub(crate) const KMIRROR_HTTP_LISTEN: &str = "kmirror.http.listen";
+/// What to do with a target partition holding records kmirror did not write: `refuse` (default) or `append`.
+pub(crate) const KMIRROR_EXISTING_TARGET_DATA: &str = "kmirror.existing.target.data";
 
 /// MM2/Connect keys that mean something to MirrorMaker 2's Java runtime but nothing to kmirror, with the reason.
 pub(crate) const IGNORED_KEYS: &[(&str, &str)] = &[

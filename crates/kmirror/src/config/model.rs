@@ -49,6 +49,9 @@ pub struct Config {
     pub flows: Vec<FlowConfig>,
     /// `kmirror.http.listen`: address of the metrics/status HTTP server; `None` (the default) serves nothing.
     pub http_listen: Option<SocketAddr>,
+    /// `kmirror.existing.target.data = append`: copy into target partitions that already hold records kmirror did
+    /// not write (default `refuse`).
+    pub existing_target_data_append: bool,
     /// Everything worth telling the operator that did not stop the load.
     pub warnings: Vec<ConfigWarning>,
 }
@@ -254,9 +257,9 @@ pub enum UseDefaultsFrom {
 /// The source consumer's `isolation.level`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IsolationLevel {
-    /// Kafka's default: aborted transactional records are fetched too.
+    /// Kafka's and MM2's default: aborted transactional records are copied too (and become visible).
     ReadUncommitted,
-    /// Only committed transactional records.
+    /// kmirror's default: only committed records are copied; aborted ones and transaction markers never are.
     ReadCommitted,
 }
 

@@ -56,6 +56,7 @@ struct TomlFile {
 #[serde(deny_unknown_fields)]
 struct KmirrorSection {
     http_listen: Option<String>,
+    existing_target_data: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,6 +201,13 @@ pub(crate) fn parse(text: &str, file: Option<&Path>) -> Result<RawConfig, Config
             "kmirror.http.listen".into(),
             RawValue::Text(listen),
             "kmirror.http_listen".into(),
+        );
+    }
+    if let Some(mode) = parsed.kmirror.existing_target_data {
+        put(
+            "kmirror.existing.target.data".into(),
+            RawValue::Text(mode),
+            "kmirror.existing_target_data".into(),
         );
     }
     if !parsed.clusters.is_empty() {

@@ -1,6 +1,8 @@
 //! Per-flow replication pipeline: a fetcher feeding one forwarder per source partition.
 
-pub mod aborted;
 pub mod budget;
+pub mod context;
+pub mod fetcher;
+pub mod forwarder;
 pub mod plan;
 pub mod start;

@@ -2,8 +2,10 @@
 //! MirrorMaker 2 keeps in `mm2-offsets.<source>.internal` — so either tool can pick up where the other stopped.
 
 mod connect_format;
+mod store;
 
 pub use connect_format::{
     SOURCE_CONNECTOR, SourceProgress, decode_progress_key, decode_progress_value,
     encode_progress_key, encode_progress_value, murmur2, partition_for_key,
 };
+pub use store::{ProgressError, ProgressStore, progress_topic};

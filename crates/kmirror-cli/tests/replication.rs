@@ -1,0 +1,569 @@
+//! End to end: the `kmirror` binary replicating between the two local clusters, checked with librdkafka and
+//! Kafka's Java tools (never with kmirror's own reader). Scenarios S1, S4, S6, S7 and S8 of the design notes.
+
+mod support;
+
+use std::time::Duration;
+
+use kmirror_testkit::{
+    Compression, ProducedRecord, TopicSpec, cluster, create_topic, kafka_tool, produce, read_all,
+    unique_name, unique_topic,
+};
+use support::{Mirror, assert_same_records, mm2_properties, record_total, tail, wait_for_records};
+
+const WAIT: Duration = Duration::from_secs(120);
+
+fn records(n: usize, partitions: i32, tag: &str) -> Vec<ProducedRecord> {
+    (0..n)
+        .map(|i| ProducedRecord {
+            partition: (i % partitions as usize) as i32,
+            key: (i % 11 != 0).then(|| format!("{tag}-key-{i}").into_bytes()),
+            value: (i % 13 != 0)
+                .then(|| format!("{tag}-value-{i}-{}", "v".repeat(i % 300)).into_bytes()),
+            headers: vec![
+                ("n".to_string(), Some(i.to_string().into_bytes())),
+                ("tag".to_string(), Some(tag.as_bytes().to_vec())),
+                ("nothing".to_string(), None),
+            ],
+            timestamp: Some(1_700_000_000_000 + (i as i64) * 7),
+        })
+        .collect()
+}
+
+fn topic_config(bootstrap: &str, topic: &str) -> String {
+    let out = kafka_tool(
+        "configs",
+        &[
+            "--bootstrap-server",
+            bootstrap,
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            topic,
+            "--describe",
+        ],
+    );
+    assert!(out.success, "describing {topic}: {}", out.stderr);
+    out.stdout
+}
+
+/// S1: identity naming, every codec, headers, null keys and values, timestamps, partition count and topic
+/// configs; internal topics never copied even when the filter names them.
+#[tokio::test(flavor = "multi_thread")]
+async fn identity_flow_copies_records_partitions_and_configs_in_every_codec() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let prefix = unique_name("s1x");
+    let mut topics = Vec::new();
+    for codec in Compression::ALL {
+        let topic = format!("{prefix}-{codec:?}").to_lowercase();
+        let spec = TopicSpec::new(&topic, 3)
+            .config("retention.ms", "987654321")
+            .config("min.insync.replicas", "1");
+        create_topic(&a.bootstrap, &spec).await;
+        produce(&a.bootstrap, &topic, &records(600, 3, &topic), codec).await;
+        topics.push(topic);
+    }
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let props = mm2_properties(
+        &src,
+        &dst,
+        &format!(
+            "{src}->{dst}.enabled = true\n{src}->{dst}.topics = {prefix}.*, __consumer_offsets, __transaction_state\n\
+             replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy\n\
+             kmirror.http.listen = 127.0.0.1:0\n"
+        ),
+    );
+    let mirror = Mirror::start(&props);
+    for topic in &topics {
+        wait_for_records(&mirror, &b.bootstrap, topic, 600, WAIT).await;
+        assert_same_records(&a.bootstrap, topic, &b.bootstrap, topic).await;
+        let config = topic_config(&b.bootstrap, topic);
+        assert!(
+            config.contains("retention.ms=987654321"),
+            "{topic} configs on the target:\n{config}"
+        );
+        assert!(
+            config.contains("min.insync.replicas=1"),
+            "{topic} configs on the target:\n{config}"
+        );
+    }
+    let log = mirror.log_text();
+    assert!(
+        !log.contains("__consumer_offsets-0"),
+        "internal topics must never be copied:\n{}",
+        tail(&log, 40)
+    );
+}
+
+/// S1/S6: topics created and partitions added on the source while kmirror runs are followed, and new records
+/// keep flowing; default naming prefixes the source alias.
+#[tokio::test(flavor = "multi_thread")]
+async fn new_topics_and_added_partitions_are_followed() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let prefix = unique_name("grow");
+    let first = format!("{prefix}-first");
+    create_topic(&a.bootstrap, &TopicSpec::new(&first, 2)).await;
+    produce(
+        &a.bootstrap,
+        &first,
+        &records(100, 2, "first"),
+        Compression::Lz4,
+    )
+    .await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let props = mm2_properties(
+        &src,
+        &dst,
+        &format!(
+            "{src}->{dst}.enabled = true\n{src}->{dst}.topics = {prefix}.*\nrefresh.topics.interval.seconds = 2\n"
+        ),
+    );
+    let mirror = Mirror::start(&props);
+    let remote_first = format!("{src}.{first}");
+    wait_for_records(&mirror, &b.bootstrap, &remote_first, 100, WAIT).await;
+
+    let second = format!("{prefix}-second");
+    create_topic(&a.bootstrap, &TopicSpec::new(&second, 1)).await;
+    produce(
+        &a.bootstrap,
+        &second,
+        &records(50, 1, "second"),
+        Compression::Zstd,
+    )
+    .await;
+    let grown = kafka_tool(
+        "topics",
+        &[
+            "--bootstrap-server",
+            &a.bootstrap,
+            "--alter",
+            "--topic",
+            &first,
+            "--partitions",
+            "4",
+        ],
+    );
+    assert!(grown.success, "{}", grown.stderr);
+    produce(
+        &a.bootstrap,
+        &first,
+        &records(80, 4, "after-growth"),
+        Compression::Snappy,
+    )
+    .await;
+
+    wait_for_records(&mirror, &b.bootstrap, &format!("{src}.{second}"), 50, WAIT).await;
+    wait_for_records(&mirror, &b.bootstrap, &remote_first, 180, WAIT).await;
+    assert_same_records(&a.bootstrap, &first, &b.bootstrap, &remote_first).await;
+    assert_same_records(
+        &a.bootstrap,
+        &second,
+        &b.bootstrap,
+        &format!("{src}.{second}"),
+    )
+    .await;
+}
+
+/// S4: A->B and B->A with the default policy: each side gets the other's records under the prefixed name,
+/// nothing ever cycles back (no `x.y.topic`), heartbeats flow both ways.
+#[tokio::test(flavor = "multi_thread")]
+async fn active_active_replicates_both_ways_without_cycles() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("orders");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 2)).await;
+    create_topic(&b.bootstrap, &TopicSpec::new(&topic, 2)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &records(120, 2, "from-a"),
+        Compression::Lz4,
+    )
+    .await;
+    produce(
+        &b.bootstrap,
+        &topic,
+        &records(90, 2, "from-b"),
+        Compression::Gzip,
+    )
+    .await;
+    let (x, y) = (unique_name("x"), unique_name("y"));
+    let props = mm2_properties(
+        &x,
+        &y,
+        &format!(
+            "{x}->{y}.enabled = true\n{x}->{y}.topics = {topic}, .*{topic}, heartbeats\n\
+             {y}->{x}.enabled = true\n{y}->{x}.topics = {topic}, .*{topic}, heartbeats\n\
+             refresh.topics.interval.seconds = 2\n"
+        ),
+    );
+    let mirror = Mirror::start(&props);
+    wait_for_records(&mirror, &b.bootstrap, &format!("{x}.{topic}"), 120, WAIT).await;
+    wait_for_records(&mirror, &a.bootstrap, &format!("{y}.{topic}"), 90, WAIT).await;
+    assert_same_records(&a.bootstrap, &topic, &b.bootstrap, &format!("{x}.{topic}")).await;
+    assert_same_records(&b.bootstrap, &topic, &a.bootstrap, &format!("{y}.{topic}")).await;
+    // Give a cycle every chance to appear, then look for one on both clusters.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    for c in [&a, &b] {
+        let listing = kafka_tool("topics", &["--bootstrap-server", &c.bootstrap, "--list"]);
+        let cycled: Vec<&str> = listing
+            .stdout
+            .lines()
+            .filter(|t| t.contains(&format!("{x}.{y}.")) || t.contains(&format!("{y}.{x}.")))
+            .collect();
+        assert!(cycled.is_empty(), "cycle on {}: {cycled:?}", c.name);
+    }
+    assert!(
+        record_total(&b.bootstrap, &format!("{x}.heartbeats")).await > 0,
+        "A's heartbeats reach B"
+    );
+    assert!(
+        record_total(&a.bootstrap, &format!("{y}.heartbeats")).await > 0,
+        "B's heartbeats reach A"
+    );
+}
+
+/// S7: kill -9 in the middle of a large copy, restart: every record exactly once, in order.
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_mid_copy_then_restart_loses_and_duplicates_nothing() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("crash");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 4)).await;
+    let total = 120_000;
+    for chunk in records(total, 4, "crash").chunks(20_000) {
+        produce(&a.bootstrap, &topic, chunk, Compression::Lz4).await;
+    }
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let props = mm2_properties(
+        &src,
+        &dst,
+        &format!(
+            "{src}->{dst}.enabled = true\n{src}->{dst}.topics = {topic}\n\
+             replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy\n"
+        ),
+    );
+    let mut mirror = Mirror::start(&props);
+    let mut kills = 0;
+    for _ in 0..3 {
+        // Kill as soon as some, but not all, records are there.
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let n = record_total(&b.bootstrap, &topic).await;
+            if n > 0 && n < total as i64 {
+                mirror.kill();
+                kills += 1;
+                break;
+            }
+            if n >= total as i64 || std::time::Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        mirror.restart();
+    }
+    assert!(
+        kills > 0,
+        "the copy finished before kmirror could be killed; make the backlog larger"
+    );
+    wait_for_records(&mirror, &b.bootstrap, &topic, total as i64, WAIT).await;
+    assert_same_records(&a.bootstrap, &topic, &b.bootstrap, &topic).await;
+}
+
+/// SIGTERM drains and commits; a restart copies only what is new.
+#[tokio::test(flavor = "multi_thread")]
+async fn graceful_stop_commits_progress_and_restart_copies_only_new_records() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("graceful");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 2)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &records(500, 2, "one"),
+        Compression::None,
+    )
+    .await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let props = mm2_properties(
+        &src,
+        &dst,
+        &format!("{src}->{dst}.enabled = true\n{src}->{dst}.topics = {topic}\n"),
+    );
+    let mut mirror = Mirror::start(&props);
+    let remote = format!("{src}.{topic}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, 500, WAIT).await;
+    assert_eq!(
+        mirror.stop(),
+        Some(0),
+        "graceful stop exits 0; log:\n{}",
+        tail(&mirror.log_text(), 30)
+    );
+    produce(
+        &a.bootstrap,
+        &topic,
+        &records(300, 2, "two"),
+        Compression::Zstd,
+    )
+    .await;
+    mirror.restart();
+    wait_for_records(&mirror, &b.bootstrap, &remote, 800, WAIT).await;
+    assert_same_records(&a.bootstrap, &topic, &b.bootstrap, &remote).await;
+}
+
+/// S8: a target topic holding records kmirror did not write is refused with a message naming it and the
+/// remedy; the status view shows it; a source topic deleted mid-flight stops only its own partitions; the
+/// other topics keep replicating.
+#[tokio::test(flavor = "multi_thread")]
+async fn foreign_target_data_and_deleted_source_topics_do_not_stop_other_topics() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let prefix = unique_name("s8x");
+    let (good, foreign, doomed) = (
+        format!("{prefix}-good"),
+        format!("{prefix}-foreign"),
+        format!("{prefix}-doomed"),
+    );
+    for t in [&good, &foreign, &doomed] {
+        create_topic(&a.bootstrap, &TopicSpec::new(t, 1)).await;
+        produce(&a.bootstrap, t, &records(200, 1, t), Compression::Lz4).await;
+    }
+    // The target already has a same-named topic with data of its own (identity naming).
+    create_topic(&b.bootstrap, &TopicSpec::new(&foreign, 1)).await;
+    produce(
+        &b.bootstrap,
+        &foreign,
+        &records(7, 1, "someone-else"),
+        Compression::None,
+    )
+    .await;
+
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let port = 20000 + (std::process::id() % 20000) as u16;
+    let props = mm2_properties(
+        &src,
+        &dst,
+        &format!(
+            "{src}->{dst}.enabled = true\n{src}->{dst}.topics = {prefix}.*\nrefresh.topics.interval.seconds = 2\n\
+             replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy\n\
+             kmirror.http.listen = 127.0.0.1:{port}\n"
+        ),
+    );
+    let mirror = Mirror::start(&props);
+    wait_for_records(&mirror, &b.bootstrap, &good, 200, WAIT).await;
+    wait_for_records(&mirror, &b.bootstrap, &doomed, 200, WAIT).await;
+
+    let deleted = kafka_tool(
+        "topics",
+        &[
+            "--bootstrap-server",
+            &a.bootstrap,
+            "--delete",
+            "--topic",
+            &doomed,
+        ],
+    );
+    assert!(deleted.success, "{}", deleted.stderr);
+    produce(
+        &a.bootstrap,
+        &good,
+        &records(100, 1, "more"),
+        Compression::Lz4,
+    )
+    .await;
+    wait_for_records(&mirror, &b.bootstrap, &good, 300, WAIT).await;
+    assert_same_records(&a.bootstrap, &good, &b.bootstrap, &good).await;
+    assert_eq!(
+        record_total(&b.bootstrap, &doomed).await,
+        200,
+        "the copy of a deleted source topic is kept"
+    );
+
+    let foreign_on_b = read_all(&b.bootstrap, &foreign).await;
+    assert_eq!(
+        foreign_on_b.len(),
+        7,
+        "nothing is mixed into a topic with foreign data"
+    );
+    let log = mirror.log_text();
+    assert!(
+        log.contains(&foreign) && log.contains("kmirror.existing.target.data"),
+        "the refusal names the topic and the remedy:\n{}",
+        tail(&log, 40)
+    );
+    let status = http_get(port, "/status");
+    assert!(
+        status.contains(&foreign) && status.contains("did not write"),
+        "status shows the refusal: {status}"
+    );
+    let metrics = http_get(port, "/metrics");
+    for name in [
+        "kmirror_records_total",
+        "kmirror_bytes_total",
+        "kmirror_lag_records",
+        "kmirror_replication_latency_ms",
+    ] {
+        assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
+    }
+    assert!(
+        metrics.contains(&format!("topic=\"{good}\"")),
+        "per-partition metrics name the topic:\n{metrics}"
+    );
+}
+
+/// S8: an unreachable cluster and a wrong password are reported clearly, by name, while the healthy flow runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_cluster_and_wrong_password_do_not_stop_the_healthy_flow() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let sasl_port = a
+        .sasl_bootstrap
+        .clone()
+        .expect("scripts/test starts the clusters with --auth scram");
+    let user = a.sasl.clone().expect("SASL user").username;
+    let topic = unique_topic("healthy");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 2)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &records(300, 2, "healthy"),
+        Compression::Lz4,
+    )
+    .await;
+    let (src, dst, gone, locked) = (
+        unique_name("src"),
+        unique_name("dst"),
+        unique_name("gone"),
+        unique_name("locked"),
+    );
+    let props = format!(
+        "clusters = {src}, {dst}, {gone}, {locked}\n{src}.bootstrap.servers = {}\n{dst}.bootstrap.servers = {}\n\
+         {gone}.bootstrap.servers = 127.0.0.1:9\n{locked}.bootstrap.servers = {sasl_port}\n\
+         {locked}.security.protocol = SASL_PLAINTEXT\n{locked}.sasl.mechanism = SCRAM-SHA-512\n\
+         {locked}.sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required \
+         username=\"{user}\" password=\"not-the-password\";\n\
+         {src}->{dst}.enabled = true\n{src}->{dst}.topics = {topic}\n\
+         {src}->{gone}.enabled = true\n{src}->{gone}.topics = {topic}\n\
+         {src}->{locked}.enabled = true\n{src}->{locked}.topics = {topic}\n\
+         emit.heartbeats.enabled = false\nreplication.factor = 1\n",
+        a.bootstrap, b.bootstrap
+    );
+    let mut mirror = Mirror::start(&props);
+    wait_for_records(&mirror, &b.bootstrap, &format!("{src}.{topic}"), 300, WAIT).await;
+    assert_same_records(
+        &a.bootstrap,
+        &topic,
+        &b.bootstrap,
+        &format!("{src}.{topic}"),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let log = mirror.log_text();
+        let unreachable =
+            log.contains(&gone) && log.contains("127.0.0.1:9") && log.contains("bootstrap.servers");
+        let refused = log.contains(&locked)
+            && log.contains("authentication failed")
+            && log.contains(&user)
+            && log.contains("SCRAM-SHA-512");
+        if unreachable && refused {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expected clear errors for the unreachable cluster and the wrong password:\n{}",
+            tail(&log, 40)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        mirror.is_running(),
+        "kmirror keeps running with a broken flow"
+    );
+    assert_eq!(mirror.stop(), Some(0));
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s =
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to kmirror's HTTP API");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
+}
+
+/// Writes transactions to `topic` with librdkafka's transactional producer: `outcomes[i]` says whether
+/// transaction i (5 records over 2 partitions) commits. Returns how many records were committed.
+fn write_transactions(bootstrap: &str, topic: &str, outcomes: &[bool]) -> usize {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("transactional.id", unique_name("kmirror-e2e-txn"))
+        .set("linger.ms", "1")
+        .create()
+        .expect("transactional producer");
+    let t = Duration::from_secs(30);
+    producer.init_transactions(t).expect("init transactions");
+    let mut committed = 0;
+    for (i, commit) in outcomes.iter().enumerate() {
+        producer.begin_transaction().expect("begin");
+        for j in 0..5 {
+            let value = format!(
+                "txn-{i}-{j}-{}",
+                if *commit { "committed" } else { "aborted" }
+            );
+            producer
+                .send(
+                    BaseRecord::to(topic)
+                        .partition(j % 2)
+                        .key("k")
+                        .payload(&value),
+                )
+                .map_err(|(e, _)| e)
+                .expect("send");
+        }
+        producer.flush(t).expect("flush");
+        if *commit {
+            producer.commit_transaction(t).expect("commit");
+            committed += 5;
+        } else {
+            producer.abort_transaction(t).expect("abort");
+        }
+    }
+    committed
+}
+
+/// Transactions on the source: committed records arrive, aborted ones and transaction markers never do, so
+/// every reader of the target (read_committed or not) sees what a read_committed reader of the source sees.
+#[tokio::test(flavor = "multi_thread")]
+async fn aborted_transactions_and_markers_are_not_copied() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("txn");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 2)).await;
+    let outcomes = [true, false, true, true, false, false, true];
+    let bootstrap = a.bootstrap.clone();
+    let t = topic.clone();
+    let committed =
+        tokio::task::spawn_blocking(move || write_transactions(&bootstrap, &t, &outcomes))
+            .await
+            .expect("transactions written");
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let props = mm2_properties(
+        &src,
+        &dst,
+        &format!("{src}->{dst}.enabled = true\n{src}->{dst}.topics = {topic}\n"),
+    );
+    let mirror = Mirror::start(&props);
+    let remote = format!("{src}.{topic}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, committed as i64, WAIT).await;
+    let on_b = read_all(&b.bootstrap, &remote).await;
+    assert_eq!(on_b.len(), committed, "exactly the committed records");
+    assert!(
+        on_b.iter().all(|r| r
+            .value
+            .as_deref()
+            .is_some_and(|v| v.ends_with(b"committed"))),
+        "no aborted record on the target"
+    );
+    assert_same_records(&a.bootstrap, &topic, &b.bootstrap, &remote).await;
+}

@@ -1,0 +1,524 @@
+//! One replication flow `A->B`: discovery keeps the target topics right and says which partitions to copy;
+//! the fetcher and one forwarder per partition copy them; progress and offset-syncs are committed every
+//! second, after the target acknowledged the data they cover.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kmirror_kafka::admin::Admin;
+use kmirror_kafka::{Client, Isolation, OffsetSpec, Producer, TopicPartition};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{AutoOffsetReset, Config, FlowConfig, IsolationLevel};
+use crate::discovery::{MirroredTopic, TopicSync, ensure_internal_topic};
+use crate::internal_records::{OutRecord, encode_batch};
+use crate::mm2::OffsetSync;
+use crate::pipeline::budget::Budget;
+use crate::pipeline::context::{FlowContext, OffsetMaps, ProgressBook, SyncBook};
+use crate::pipeline::fetcher::{FetchEvent, FetchSettings, FetcherCmd, run_fetcher};
+use crate::pipeline::forwarder::{ForwardError, Forwarder, lock, now_ms};
+use crate::pipeline::start::{
+    ExistingTargetData, Observed, ResetPolicy, StartDecision, decide_start,
+};
+use crate::progress::{ProgressStore, SourceProgress, progress_topic};
+use crate::telemetry::{Metrics, PartitionState, PartitionStatus, StatusBoard};
+
+/// The clients a flow works with.
+#[derive(Debug, Clone)]
+pub struct FlowClients {
+    pub source: Client,
+    pub target: Client,
+    /// Where the offset-syncs topic lives (the source cluster by default, as in MM2).
+    pub offset_syncs: Client,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("flow {flow}: {message}")]
+    Setup { flow: String, message: String },
+}
+
+/// Bytes fetched but not yet acknowledged, per partition: the memory bound of the data path.
+const PARTITION_BUFFER_BYTES: usize = 4 << 20;
+const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+const RESTART_BACKOFF: Duration = Duration::from_secs(10);
+/// Kafka's default `max.message.bytes`, used when the target did not say.
+const DEFAULT_MAX_MESSAGE_BYTES: i32 = 1_048_588;
+
+struct Running {
+    target: TopicPartition,
+    cancel: CancellationToken,
+}
+
+/// Runs the flow until `shutdown`; returns after in-flight data is acknowledged and progress committed.
+pub async fn run_flow(
+    config: Arc<Config>,
+    flow: FlowConfig,
+    clients: FlowClients,
+    metrics: Arc<Metrics>,
+    status: Arc<StatusBoard>,
+    shutdown: CancellationToken,
+) -> Result<(), FlowError> {
+    let name = flow.name();
+    let setup = |message: String| FlowError::Setup {
+        flow: name.clone(),
+        message,
+    };
+    let target_admin = Admin::new(clients.target.clone());
+    let source_admin = Admin::new(clients.source.clone());
+    let producer = clients
+        .target
+        .idempotent_producer()
+        .await
+        .map_err(|e| setup(e.to_string()))?;
+
+    let progress_name = progress_topic(&flow.source);
+    ensure_internal_topic(&target_admin, &progress_name, 25, true, None)
+        .await
+        .map_err(|e| setup(format!("progress topic {progress_name}: {e}")))?;
+    let progress_partitions = clients
+        .target
+        .metadata(Some(std::slice::from_ref(&progress_name)))
+        .await
+        .map_err(|e| setup(format!("progress topic {progress_name}: {e}")))?
+        .topics
+        .get(&progress_name)
+        .map_or(0, |t| t.partitions.len() as i32);
+    if progress_partitions == 0 {
+        return Err(setup(format!(
+            "progress topic {progress_name} has no partitions on the target"
+        )));
+    }
+    let store = ProgressStore::new(
+        clients.target.clone(),
+        producer.clone(),
+        &flow.source,
+        progress_partitions,
+    );
+    let stored = store.load().await.map_err(|e| setup(e.to_string()))?;
+    tracing::info!(flow = %name, partitions = stored.len(), topic = store.topic(), "loaded replication progress");
+
+    let ctx = Arc::new(FlowContext {
+        flow: name.clone(),
+        source_alias: flow.source.clone(),
+        target_alias: flow.target.clone(),
+        producer: producer.clone(),
+        metrics: metrics.clone(),
+        status: status.clone(),
+        progress: ProgressBook::default(),
+        offset_syncs: SyncBook::default(),
+        offset_maps: OffsetMaps::default(),
+    });
+    for (tp, p) in &stored {
+        ctx.progress.load(tp, p.clone());
+        if let Some(downstream) = p.downstream {
+            lock(&ctx.offset_maps.get_or_create(tp)).seed(p.offset, downstream);
+        }
+    }
+
+    let syncs = OffsetSyncWriter::open(&flow, &clients).await;
+    let mut topic_sync = TopicSync::new(
+        flow.clone(),
+        source_admin,
+        target_admin,
+        status.clone(),
+        metrics.clone(),
+    );
+
+    let wake = Arc::new(Notify::new());
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (event_tx, mut event_rx) = mpsc::unbounded_channel();
+    let fetch_stop = CancellationToken::new();
+    let settings = FetchSettings {
+        isolation: match flow.isolation_level {
+            IsolationLevel::ReadCommitted => Isolation::ReadCommitted,
+            IsolationLevel::ReadUncommitted => Isolation::ReadUncommitted,
+        },
+        ..FetchSettings::default()
+    };
+    let fetcher = tokio::spawn(run_fetcher(
+        clients.source.clone(),
+        settings,
+        ctx.clone(),
+        cmd_rx,
+        event_tx,
+        wake.clone(),
+        fetch_stop.clone(),
+    ));
+
+    let reset = match flow.auto_offset_reset {
+        AutoOffsetReset::Latest => ResetPolicy::Latest,
+        _ => ResetPolicy::Earliest,
+    };
+    let existing = if config.existing_target_data_append {
+        ExistingTargetData::Append
+    } else {
+        ExistingTargetData::Refuse
+    };
+    let starter = Starter {
+        ctx: ctx.clone(),
+        clients: clients.clone(),
+        store: store.clone(),
+        reset,
+        existing,
+    };
+
+    let mut running: HashMap<TopicPartition, Running> = HashMap::new();
+    let mut retry_at: HashMap<TopicPartition, Instant> = HashMap::new();
+    let mut tasks: JoinSet<(TopicPartition, Result<(), ForwardError>)> = JoinSet::new();
+    let mut refresh =
+        tokio::time::interval(flow.refresh_topics.interval.max(Duration::from_secs(1)));
+    let mut config_sync =
+        tokio::time::interval(flow.sync_topic_configs.interval.max(Duration::from_secs(1)));
+    let mut acl_sync =
+        tokio::time::interval(flow.sync_topic_acls.interval.max(Duration::from_secs(1)));
+    let mut commit = tokio::time::interval(COMMIT_INTERVAL);
+    status.add_flow(&name);
+
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = refresh.tick() => {
+                let mirrored: Vec<MirroredTopic> = match topic_sync.refresh().await {
+                    Ok(found) => {
+                        status.resolve(&name, "discovery");
+                        found.mirrored
+                    }
+                    Err(e) => {
+                        tracing::warn!(flow = %name, error = %e, "topic discovery failed; retrying");
+                        status.problem(&name, "discovery", e.to_string());
+                        continue;
+                    }
+                };
+                for topic in &mirrored {
+                    for partition in 0..topic.partitions {
+                        let source = TopicPartition::new(topic.source_topic.clone(), partition);
+                        if running.contains_key(&source) || retry_at.get(&source).is_some_and(|t| *t > Instant::now()) {
+                            continue;
+                        }
+                        let target = TopicPartition::new(topic.target_topic.clone(), partition);
+                        let max_message_bytes = topic
+                            .target_max_message_bytes
+                            .map_or(DEFAULT_MAX_MESSAGE_BYTES, |m| i32::try_from(m).unwrap_or(i32::MAX));
+                        match starter.start(&source, &target, max_message_bytes).await {
+                            Ok(forwarder) => {
+                                retry_at.remove(&source);
+                                let cancel = forwarder.shutdown.clone();
+                                let budget = forwarder.budget.clone();
+                                let from = forwarder.next_needed;
+                                let (tx, rx) = mpsc::unbounded_channel();
+                                let forwarder = Forwarder { rx, ..forwarder };
+                                let _ = cmd_tx.send(FetcherCmd::Add { source: source.clone(), from, budget, tx });
+                                let tp = source.clone();
+                                tasks.spawn(async move { (tp, forwarder.run().await) });
+                                running.insert(source, Running { target, cancel });
+                            }
+                            Err(message) => {
+                                tracing::error!(flow = %name, partition = %source, "{message}");
+                                starter.mark_failed(&source, &target, &message);
+                                retry_at.insert(source, Instant::now() + RESTART_BACKOFF);
+                            }
+                        }
+                    }
+                }
+            }
+            _ = config_sync.tick(), if flow.sync_topic_configs.enabled => {
+                if let Err(e) = topic_sync.sync_configs().await {
+                    tracing::warn!(flow = %name, error = %e, "topic config sync failed; retrying");
+                }
+            }
+            _ = acl_sync.tick(), if flow.sync_topic_acls.enabled => {
+                if let Err(e) = topic_sync.sync_acls().await {
+                    tracing::warn!(flow = %name, error = %e, "topic ACL sync failed; retrying");
+                }
+            }
+            _ = commit.tick() => {
+                commit_progress(&ctx, &store).await;
+                syncs.write(&ctx).await;
+            }
+            Some(event) = event_rx.recv() => match event {
+                FetchEvent::SourceDeleted(tp) => {
+                    if let Some(r) = running.remove(&tp) {
+                        r.cancel.cancel();
+                    }
+                }
+            },
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                let Ok((tp, result)) = done else { continue };
+                let _ = cmd_tx.send(FetcherCmd::Remove(tp.clone()));
+                let Some(r) = running.remove(&tp) else { continue };
+                if let Err(e) = result {
+                    let message = e.to_string();
+                    tracing::error!(flow = %name, partition = %tp, "{message}; retrying in {RESTART_BACKOFF:?}");
+                    metrics.error(&flow.source, &flow.target, "partition");
+                    starter.mark_failed(&tp, &r.target, &message);
+                    retry_at.insert(tp, Instant::now() + RESTART_BACKOFF);
+                }
+            }
+        }
+    }
+
+    // Graceful stop: stop fetching, let forwarders produce what they hold, then commit.
+    fetch_stop.cancel();
+    for r in running.values() {
+        r.cancel.cancel();
+    }
+    while tasks.join_next().await.is_some() {}
+    let _ = fetcher.await;
+    commit_progress(&ctx, &store).await;
+    syncs.write(&ctx).await;
+    tracing::info!(flow = %name, "flow stopped; progress committed");
+    Ok(())
+}
+
+async fn commit_progress(ctx: &FlowContext, store: &ProgressStore) {
+    let dirty = ctx.progress.take_dirty();
+    if dirty.is_empty() {
+        return;
+    }
+    if let Err(e) = store.commit(&dirty).await {
+        tracing::warn!(flow = %ctx.flow, error = %e, "committing progress failed; will retry");
+        ctx.status.problem(&ctx.flow, "progress", e.to_string());
+        for (tp, _) in &dirty {
+            ctx.progress.retry(tp);
+        }
+    } else {
+        ctx.status.resolve(&ctx.flow, "progress");
+    }
+}
+
+/// Starts partitions: reads offsets on both sides, decides where to resume, and builds the forwarder.
+struct Starter {
+    ctx: Arc<FlowContext>,
+    clients: FlowClients,
+    store: ProgressStore,
+    reset: ResetPolicy,
+    existing: ExistingTargetData,
+}
+
+impl Starter {
+    async fn offsets(client: &Client, tp: &TopicPartition) -> Result<(i64, i64), String> {
+        Ok((
+            Self::offset(client, tp, OffsetSpec::Earliest).await?,
+            Self::offset(client, tp, OffsetSpec::Latest).await?,
+        ))
+    }
+
+    async fn offset(client: &Client, tp: &TopicPartition, spec: OffsetSpec) -> Result<i64, String> {
+        let listed = client
+            .list_offsets(std::slice::from_ref(tp), spec)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (_, offset) = listed
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("no offset returned for {tp}"))?;
+        offset.map(|o| o.offset).map_err(|e| e.to_string())
+    }
+
+    async fn start(
+        &self,
+        source: &TopicPartition,
+        target: &TopicPartition,
+        max_message_bytes: i32,
+    ) -> Result<Forwarder, String> {
+        let (source_start, source_end) = Self::offsets(&self.clients.source, source).await?;
+        let (target_start, target_end) = Self::offsets(&self.clients.target, target).await?;
+        let seen = Observed {
+            source_start,
+            source_end,
+            target_start,
+            target_end,
+        };
+        let stored = self.ctx.progress.get(source);
+        let (from, skip_records, target_next, fresh, warnings) = match decide_start(
+            stored.as_ref(),
+            seen,
+            self.reset,
+            self.existing,
+        ) {
+            StartDecision::Resume {
+                from,
+                skip_records,
+                target_next,
+                fresh,
+                warnings,
+            } => (from, skip_records, target_next, fresh, warnings),
+            StartDecision::Refuse { records } => {
+                return Err(format!(
+                    "target partition {}:{target} already holds {records} records that kmirror did not write \
+                         (no progress for {source} in {}); refusing to mix mirrored records with them. Delete the \
+                         target topic, or set kmirror.existing.target.data = append to copy after them",
+                    self.ctx.target_alias,
+                    self.store.topic()
+                ));
+            }
+        };
+        for w in &warnings {
+            tracing::warn!(flow = %self.ctx.flow, partition = %source, "{w}");
+            self.ctx
+                .status
+                .problem(&self.ctx.flow, &source.to_string(), w.clone());
+        }
+        if fresh {
+            // Record the starting point before copying, so a crash right after the first produce still
+            // knows which target records are ours.
+            let initial = SourceProgress {
+                offset: from - 1,
+                downstream: Some(target_next - 1),
+            };
+            self.store
+                .commit(&[(source.clone(), initial.clone())])
+                .await
+                .map_err(|e| e.to_string())?;
+            self.ctx.progress.load(source, initial);
+        }
+        if skip_records > 0 {
+            tracing::info!(flow = %self.ctx.flow, partition = %source, skip_records,
+                "records written before the last stop are already on the target; skipping them");
+        }
+        self.ctx.status.update_partition(PartitionStatus {
+            flow: self.ctx.flow.clone(),
+            source_topic: source.topic.clone(),
+            target_topic: target.topic.clone(),
+            partition: source.partition,
+            state: PartitionState::Starting,
+            next_source_offset: from,
+            source_end_offset: source_end,
+            lag_records: (source_end - from).max(0),
+            records_copied: 0,
+            error: None,
+        });
+        let (_, rx) = mpsc::unbounded_channel();
+        Ok(Forwarder {
+            ctx: self.ctx.clone(),
+            source: source.clone(),
+            target: target.clone(),
+            rx,
+            budget: Arc::new(Budget::new(PARTITION_BUFFER_BYTES, Arc::new(Notify::new()))),
+            next_needed: from,
+            skip_records,
+            skip_target: target_next - skip_records,
+            max_message_bytes,
+            runs: self.ctx.offset_maps.get_or_create(source),
+            last_acked_timestamp: 0,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    fn mark_failed(&self, source: &TopicPartition, target: &TopicPartition, message: &str) {
+        let mut exists = false;
+        self.ctx
+            .status
+            .modify_partition(&self.ctx.flow, &source.topic, source.partition, |p| {
+                exists = true;
+                p.state = PartitionState::Failed;
+                p.error = Some(message.to_string());
+            });
+        if !exists {
+            self.ctx.status.update_partition(PartitionStatus {
+                flow: self.ctx.flow.clone(),
+                source_topic: source.topic.clone(),
+                target_topic: target.topic.clone(),
+                partition: source.partition,
+                state: PartitionState::Failed,
+                next_source_offset: -1,
+                source_end_offset: -1,
+                lag_records: 0,
+                records_copied: 0,
+                error: Some(message.to_string()),
+            });
+        }
+    }
+}
+
+/// Writes MM2 offset-syncs (exact run boundaries) to the flow's offset-syncs topic.
+struct OffsetSyncWriter {
+    topic: String,
+    producer: Option<Producer>,
+}
+
+impl OffsetSyncWriter {
+    async fn open(flow: &FlowConfig, clients: &FlowClients) -> Self {
+        let topic = flow.offset_syncs_topic();
+        if !flow.emit_offset_syncs {
+            return Self {
+                topic,
+                producer: None,
+            };
+        }
+        let admin = Admin::new(clients.offset_syncs.clone());
+        if let Err(e) = ensure_internal_topic(
+            &admin,
+            &topic,
+            1,
+            true,
+            flow.offset_syncs_topic_replication_factor,
+        )
+        .await
+        {
+            tracing::warn!(flow = %flow.name(), topic, error = %e, "cannot create the offset-syncs topic; \
+                offset-syncs are not written (checkpoints are still exact)");
+            return Self {
+                topic,
+                producer: None,
+            };
+        }
+        match clients.offset_syncs.idempotent_producer().await {
+            Ok(p) => Self {
+                topic,
+                producer: Some(p),
+            },
+            Err(e) => {
+                tracing::warn!(flow = %flow.name(), topic, error = %e, "cannot write offset-syncs");
+                Self {
+                    topic,
+                    producer: None,
+                }
+            }
+        }
+    }
+
+    async fn write(&self, ctx: &FlowContext) {
+        let pending = ctx.offset_syncs.take();
+        let Some(producer) = &self.producer else {
+            return;
+        };
+        if pending.is_empty() {
+            return;
+        }
+        let now = now_ms();
+        let records: Vec<OutRecord> = pending
+            .iter()
+            .map(|(tp, s)| {
+                let sync = OffsetSync {
+                    topic: tp.topic.clone(),
+                    partition: tp.partition,
+                    upstream_offset: s.source,
+                    downstream_offset: s.target,
+                };
+                sync.encode_key().map(|key| OutRecord {
+                    key: Some(Bytes::from(key)),
+                    value: Some(Bytes::from(sync.encode_value())),
+                    timestamp: now,
+                })
+            })
+            .filter_map(Result::ok)
+            .collect();
+        let sent = match encode_batch(&records) {
+            Ok(batch) => producer
+                .send(TopicPartition::new(self.topic.clone(), 0), batch)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = sent {
+            tracing::warn!(flow = %ctx.flow, topic = %self.topic, error = %e, "writing offset-syncs failed");
+            ctx.offset_syncs.push_front(pending);
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Reading kmirror's and MM2's small internal topics from start to end.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use kmirror_kafka::{Client, FetchPartition, FetchRequest, Isolation, OffsetSpec, TopicPartition};
+
+use crate::internal_records::{InRecord, decode_records};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("reading {topic}: {source}")]
+    Kafka {
+        topic: String,
+        #[source]
+        source: kmirror_kafka::Error,
+    },
+    #[error("reading {topic}: {message}")]
+    Decode { topic: String, message: String },
+    #[error("reading {topic} did not reach its end within {0:?}", timeout)]
+    Timeout { topic: String, timeout: Duration },
+}
+
+/// Every record of every partition of `topic`, up to the end offsets seen when the read started, by
+/// partition. A missing topic reads as empty.
+pub async fn read_to_end(
+    client: &Client,
+    topic: &str,
+    timeout: Duration,
+) -> Result<BTreeMap<i32, Vec<InRecord>>, ReadError> {
+    let kafka = |source| ReadError::Kafka {
+        topic: topic.to_string(),
+        source,
+    };
+    let metadata = client
+        .metadata(Some(&[topic.to_string()]))
+        .await
+        .map_err(kafka)?;
+    let Some(t) = metadata.topics.get(topic) else {
+        return Ok(BTreeMap::new());
+    };
+    let partitions: Vec<TopicPartition> = t
+        .partitions
+        .keys()
+        .map(|p| TopicPartition::new(topic, *p))
+        .collect();
+    let ends = client
+        .list_offsets(&partitions, OffsetSpec::Latest)
+        .await
+        .map_err(kafka)?;
+    let starts = client
+        .list_offsets(&partitions, OffsetSpec::Earliest)
+        .await
+        .map_err(kafka)?;
+    let mut start_of: BTreeMap<i32, i64> = BTreeMap::new();
+    for (tp, start) in starts {
+        start_of.insert(tp.partition, start.map_err(kafka)?.offset);
+    }
+    let mut position: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
+    for (tp, end) in ends {
+        let end = end.map_err(kafka)?.offset;
+        let start = start_of.get(&tp.partition).copied().unwrap_or(0);
+        if end > start {
+            position.insert(tp.partition, (start, end));
+        }
+    }
+    let mut out: BTreeMap<i32, Vec<InRecord>> = BTreeMap::new();
+    let deadline = Instant::now() + timeout;
+    while !position.is_empty() {
+        if Instant::now() > deadline {
+            return Err(ReadError::Timeout {
+                topic: topic.to_string(),
+                timeout,
+            });
+        }
+        let mut req = FetchRequest::new(
+            position
+                .iter()
+                .map(|(p, (at, _))| FetchPartition {
+                    tp: TopicPartition::new(topic, *p),
+                    offset: *at,
+                    max_bytes: 4 << 20,
+                })
+                .collect(),
+        );
+        req.isolation = Isolation::ReadUncommitted;
+        req.max_wait = Duration::from_millis(100);
+        for pf in client.fetch(&req).await.map_err(kafka)? {
+            let data = pf.result.map_err(kafka)?;
+            let Some((at, end)) = position.get(&pf.tp.partition).copied() else {
+                continue;
+            };
+            let mut next = at;
+            for batch in data.batches().flatten() {
+                next = next.max(batch.0.next_offset());
+            }
+            let records = decode_records(data.records, at).map_err(|e| ReadError::Decode {
+                topic: topic.to_string(),
+                message: e.to_string(),
+            })?;
+            out.entry(pf.tp.partition)
+                .or_default()
+                .extend(records.into_iter().filter(|r| r.offset < end));
+            if next >= end {
+                position.remove(&pf.tp.partition);
+            } else {
+                position.insert(pf.tp.partition, (next, end));
+            }
+        }
+    }
+    Ok(out)
+}

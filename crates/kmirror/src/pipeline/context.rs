@@ -1,0 +1,122 @@
+//! What every task of one flow shares: names, the target producer, telemetry, and the books that collect
+//! progress and offset-syncs for the writers that persist them.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use kmirror_kafka::{Producer, TopicPartition};
+
+use super::forwarder::lock;
+use crate::offsets::{OffsetRuns, SyncPoint};
+use crate::progress::SourceProgress;
+use crate::telemetry::{Metrics, StatusBoard};
+
+#[derive(Debug)]
+pub struct FlowContext {
+    /// `A->B`.
+    pub flow: String,
+    pub source_alias: String,
+    pub target_alias: String,
+    pub producer: Producer,
+    pub metrics: Arc<Metrics>,
+    pub status: Arc<StatusBoard>,
+    pub progress: ProgressBook,
+    pub offset_syncs: SyncBook,
+    pub offset_maps: OffsetMaps,
+}
+
+/// The latest acknowledged position of every source partition; the committer persists what changed.
+#[derive(Debug, Default)]
+pub struct ProgressBook {
+    entries: Mutex<BTreeMap<TopicPartition, (SourceProgress, bool)>>,
+}
+
+impl ProgressBook {
+    /// The target acknowledged source offset `source` at target offset `target`.
+    pub fn acked(&self, tp: &TopicPartition, source: i64, target: i64) {
+        let mut e = lock(&self.entries);
+        e.insert(
+            tp.clone(),
+            (
+                SourceProgress {
+                    offset: source,
+                    downstream: Some(target),
+                },
+                true,
+            ),
+        );
+    }
+
+    /// Loads a stored position without marking it for commit.
+    pub fn load(&self, tp: &TopicPartition, progress: SourceProgress) {
+        lock(&self.entries).insert(tp.clone(), (progress, false));
+    }
+
+    pub fn get(&self, tp: &TopicPartition) -> Option<SourceProgress> {
+        lock(&self.entries).get(tp).map(|(p, _)| p.clone())
+    }
+
+    /// Positions changed since the last call, clearing their mark.
+    pub fn take_dirty(&self) -> Vec<(TopicPartition, SourceProgress)> {
+        let mut e = lock(&self.entries);
+        e.iter_mut()
+            .filter(|(_, (_, dirty))| *dirty)
+            .map(|(tp, (p, dirty))| {
+                *dirty = false;
+                (tp.clone(), p.clone())
+            })
+            .collect()
+    }
+
+    /// Marks a position dirty again after a failed commit.
+    pub fn retry(&self, tp: &TopicPartition) {
+        if let Some((_, dirty)) = lock(&self.entries).get_mut(tp) {
+            *dirty = true;
+        }
+    }
+}
+
+/// Offset-syncs waiting to be written (run boundaries), per source partition, in order.
+#[derive(Debug, Default)]
+pub struct SyncBook {
+    pending: Mutex<Vec<(TopicPartition, SyncPoint)>>,
+}
+
+impl SyncBook {
+    pub fn push(&self, tp: &TopicPartition, syncs: &[SyncPoint]) {
+        if !syncs.is_empty() {
+            lock(&self.pending).extend(syncs.iter().map(|s| (tp.clone(), *s)));
+        }
+    }
+
+    /// Puts back syncs that could not be written, ahead of newer ones.
+    pub fn push_front(&self, mut syncs: Vec<(TopicPartition, SyncPoint)>) {
+        let mut pending = lock(&self.pending);
+        syncs.append(&mut pending);
+        *pending = syncs;
+    }
+
+    pub fn take(&self) -> Vec<(TopicPartition, SyncPoint)> {
+        std::mem::take(&mut *lock(&self.pending))
+    }
+}
+
+/// The exact offset map of every partition of the flow, shared with checkpointing.
+#[derive(Debug, Default)]
+pub struct OffsetMaps {
+    maps: Mutex<BTreeMap<TopicPartition, Arc<Mutex<OffsetRuns>>>>,
+}
+
+impl OffsetMaps {
+    /// The map of a source partition, created on first use.
+    pub fn get_or_create(&self, tp: &TopicPartition) -> Arc<Mutex<OffsetRuns>> {
+        lock(&self.maps)
+            .entry(tp.clone())
+            .or_insert_with(|| Arc::new(Mutex::new(OffsetRuns::new(4096))))
+            .clone()
+    }
+
+    pub fn get(&self, tp: &TopicPartition) -> Option<Arc<Mutex<OffsetRuns>>> {
+        lock(&self.maps).get(tp).cloned()
+    }
+}

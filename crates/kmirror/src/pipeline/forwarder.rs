@@ -1,0 +1,369 @@
+//! One source partition's forwarder: turns fetched batches into produce calls on the target, in order, and
+//! turns acknowledgements into progress, exact offset runs and metrics.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::stream::{FuturesOrdered, StreamExt};
+use kmirror_kafka::batch::Batches;
+use kmirror_kafka::{AbortedFilter, AbortedTransaction, BatchKind, ProduceAck, TopicPartition};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::budget::Budget;
+use super::context::FlowContext;
+use super::plan::{Step, plan_batch, trim_batch};
+use crate::offsets::{OffsetRuns, SyncPoint};
+use crate::telemetry::{PartitionLabels, PartitionState};
+
+/// Fetched bytes handed from the fetcher to a forwarder.
+#[derive(Debug)]
+pub struct Chunk {
+    pub records: Bytes,
+    pub high_watermark: i64,
+    /// Aborted transactions in the fetched range (read_committed fetches only).
+    pub aborted: Vec<AbortedTransaction>,
+    /// When it was fetched (epoch ms), for MM2's record-age metric.
+    pub fetched_at_ms: i64,
+}
+
+/// Why a forwarder stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    #[error("producing to {target} failed: {source}")]
+    Produce {
+        target: TopicPartition,
+        #[source]
+        source: kmirror_kafka::Error,
+    },
+    #[error("source batch at {tp} offset {offset} is unusable: {message}")]
+    Batch {
+        tp: TopicPartition,
+        offset: i64,
+        message: String,
+    },
+}
+
+/// A produce call waiting for its acknowledgement.
+struct Pending {
+    /// Source offsets of the records in the produced batch, ascending.
+    source_offsets: SourceOffsets,
+    bytes: usize,
+    max_timestamp: i64,
+}
+
+enum SourceOffsets {
+    Dense { first: i64, count: i64 },
+    Listed(Vec<i64>),
+}
+
+impl SourceOffsets {
+    fn count(&self) -> i64 {
+        match self {
+            Self::Dense { count, .. } => *count,
+            Self::Listed(v) => v.len() as i64,
+        }
+    }
+    fn last(&self) -> Option<i64> {
+        match self {
+            Self::Dense { first, count } => (*count > 0).then(|| first + count - 1),
+            Self::Listed(v) => v.last().copied(),
+        }
+    }
+    fn record_into(&self, runs: &mut OffsetRuns, target_base: i64) -> Vec<SyncPoint> {
+        match self {
+            Self::Dense { first, count } => runs.record_dense(*first, *count, target_base),
+            Self::Listed(v) => runs.record(v.iter().copied(), target_base),
+        }
+    }
+}
+
+type AckFuture =
+    futures_util::future::BoxFuture<'static, (Result<ProduceAck, kmirror_kafka::Error>, Pending)>;
+
+/// Everything a forwarder owns.
+#[derive(Debug)]
+pub struct Forwarder {
+    pub ctx: Arc<FlowContext>,
+    pub source: TopicPartition,
+    pub target: TopicPartition,
+    pub rx: mpsc::UnboundedReceiver<Chunk>,
+    pub budget: Arc<Budget>,
+    /// Next source offset not yet handled (batches wholly below it are dropped, a straddling one trimmed).
+    pub next_needed: i64,
+    /// Records at the start that are already on the target (reconciled after a crash).
+    pub skip_records: i64,
+    /// Target offset of the first record to skip, or where the next write lands when nothing is skipped.
+    pub skip_target: i64,
+    pub max_message_bytes: i32,
+    /// Shared with checkpointing, which translates group offsets through it.
+    pub runs: Arc<Mutex<OffsetRuns>>,
+    /// Source timestamp of the newest acknowledged batch, for the lag in seconds.
+    pub last_acked_timestamp: i64,
+    pub shutdown: CancellationToken,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Forwarder {
+    fn labels(&self) -> PartitionLabels {
+        PartitionLabels {
+            source: self.ctx.source_alias.clone(),
+            target: self.ctx.target_alias.clone(),
+            topic: self.target.topic.clone(),
+            partition: self.target.partition,
+        }
+    }
+
+    /// Runs until shutdown (draining in-flight produces first) or a fatal error.
+    pub async fn run(mut self) -> Result<(), ForwardError> {
+        let labels = self.labels();
+        let mut inflight: FuturesOrdered<AckFuture> = FuturesOrdered::new();
+        let mut queued: VecDeque<(Bytes, Pending)> = VecDeque::new();
+        let mut result = Ok(());
+        let mut accepting = true;
+        loop {
+            // Keep produce calls flowing: the producer pipelines up to 5 per partition itself, more just wait.
+            while inflight.len() < 8 {
+                let Some((bytes, pending)) = queued.pop_front() else {
+                    break;
+                };
+                let send = self.ctx.producer.send(self.target.clone(), bytes);
+                inflight.push_back(Box::pin(async move { (send.await, pending) }));
+            }
+            if !accepting && inflight.is_empty() && queued.is_empty() {
+                break;
+            }
+            tokio::select! {
+                biased;
+                Some((ack, pending)) = inflight.next(), if !inflight.is_empty() => {
+                    match ack {
+                        Ok(ack) => self.on_ack(&labels, ack, pending),
+                        Err(e) => {
+                            self.budget.release(pending.bytes);
+                            if result.is_ok() {
+                                result = Err(ForwardError::Produce { target: self.target.clone(), source: e });
+                            }
+                            // Later batches cannot be written before this one: drop them, stop accepting.
+                            for (_, p) in queued.drain(..) {
+                                self.budget.release(p.bytes);
+                            }
+                            accepting = false;
+                        }
+                    }
+                }
+                chunk = self.rx.recv(), if accepting => {
+                    match chunk {
+                        Some(chunk) => {
+                            if let Err(e) = self.on_chunk(&labels, chunk, &mut queued) {
+                                result = Err(e);
+                                accepting = false;
+                            }
+                        }
+                        None => accepting = false,
+                    }
+                }
+                _ = self.shutdown.cancelled(), if accepting => {
+                    // Stop taking new data; what was queued is still produced and acknowledged.
+                    accepting = false;
+                }
+            }
+        }
+        result
+    }
+
+    fn on_chunk(
+        &mut self,
+        labels: &PartitionLabels,
+        chunk: Chunk,
+        queued: &mut VecDeque<(Bytes, Pending)>,
+    ) -> Result<(), ForwardError> {
+        let total = chunk.records.len();
+        let mut kept = 0usize;
+        let mut aborted = AbortedFilter::new(&chunk.aborted);
+        let metrics = Arc::clone(&self.ctx.metrics);
+        for item in Batches::new(chunk.records) {
+            let (header, bytes) = item.map_err(|e| ForwardError::Batch {
+                tp: self.source.clone(),
+                offset: self.next_needed,
+                message: e.to_string(),
+            })?;
+            if header.next_offset() <= self.next_needed {
+                continue;
+            }
+            let step = if aborted.classify(&header, &bytes) != BatchKind::Data {
+                Step::Skip
+            } else {
+                plan_batch(&header, &bytes, self.next_needed, self.max_message_bytes).map_err(
+                    |message| ForwardError::Batch {
+                        tp: self.source.clone(),
+                        offset: header.base_offset,
+                        message,
+                    },
+                )?
+            };
+            self.next_needed = header.next_offset();
+            metrics
+                .record_age_ms
+                .get_or_create(labels)
+                .observe((chunk.fetched_at_ms - header.max_timestamp).max(0) as f64);
+            let outputs: Vec<(Bytes, SourceOffsets)> = match step {
+                Step::Skip => continue,
+                Step::Forward {
+                    batch,
+                    first,
+                    count,
+                } => {
+                    metrics.batches_forwarded.get_or_create(labels).inc();
+                    vec![(batch, SourceOffsets::Dense { first, count })]
+                }
+                Step::Rebuilt(batches) => {
+                    metrics.batches_rebuilt.get_or_create(labels).inc();
+                    batches
+                        .into_iter()
+                        .map(|(b, offsets)| (b, SourceOffsets::Listed(offsets)))
+                        .collect()
+                }
+            };
+            for (batch, offsets) in outputs {
+                for (batch, offsets) in self.skip_already_written(batch, offsets)? {
+                    kept += batch.len();
+                    queued.push_back((
+                        batch.clone(),
+                        Pending {
+                            source_offsets: offsets,
+                            bytes: batch.len(),
+                            max_timestamp: header.max_timestamp,
+                        },
+                    ));
+                }
+            }
+        }
+        // Bytes not handed to the producer (filtered, skipped, truncated tail) are free now.
+        self.budget.release(total.saturating_sub(kept));
+        let high_watermark = chunk.high_watermark;
+        let mut lag = None;
+        self.ctx.status.modify_partition(
+            &self.ctx.flow,
+            &self.source.topic,
+            self.source.partition,
+            |p| {
+                if high_watermark >= 0 {
+                    p.source_end_offset = high_watermark;
+                    p.lag_records = (high_watermark - p.next_source_offset).max(0);
+                    lag = Some(p.lag_records);
+                }
+                p.state = PartitionState::Running;
+                p.error = None;
+            },
+        );
+        if let Some(lag) = lag {
+            self.publish_lag(labels, lag);
+        }
+        Ok(())
+    }
+
+    /// After a crash the first `skip_records` records are on the target already: account for them in the
+    /// offset map and drop them, trimming a batch that is only partly written.
+    fn skip_already_written(
+        &mut self,
+        batch: Bytes,
+        offsets: SourceOffsets,
+    ) -> Result<Vec<(Bytes, SourceOffsets)>, ForwardError> {
+        if self.skip_records <= 0 {
+            return Ok(vec![(batch, offsets)]);
+        }
+        let count = offsets.count();
+        let listed: Vec<i64> = match &offsets {
+            SourceOffsets::Dense { first, count } => (*first..first + count).collect(),
+            SourceOffsets::Listed(v) => v.clone(),
+        };
+        let skip = self.skip_records.min(count) as usize;
+        if skip == 0 {
+            return Ok(vec![(batch, offsets)]);
+        }
+        let syncs = lock(&self.runs).record(listed[..skip].iter().copied(), self.skip_target);
+        self.ctx.offset_syncs.push(&self.source, &syncs);
+        self.skip_target += skip as i64;
+        self.skip_records -= skip as i64;
+        self.ctx
+            .progress
+            .acked(&self.source, listed[skip - 1], self.skip_target - 1);
+        if skip as i64 == count {
+            return Ok(Vec::new());
+        }
+        let keep_from = listed[skip];
+        let trimmed = trim_batch(&batch, keep_from, self.max_message_bytes).map_err(|message| {
+            ForwardError::Batch {
+                tp: self.source.clone(),
+                offset: keep_from,
+                message,
+            }
+        })?;
+        // A produce request carries one batch per partition: each trimmed batch is its own produce call.
+        Ok(trimmed
+            .into_iter()
+            .map(|(b, offs)| (b, SourceOffsets::Listed(offs)))
+            .collect())
+    }
+
+    fn on_ack(&mut self, labels: &PartitionLabels, ack: ProduceAck, pending: Pending) {
+        self.budget.release(pending.bytes);
+        let count = pending.source_offsets.count();
+        let syncs = pending
+            .source_offsets
+            .record_into(&mut lock(&self.runs), ack.base_offset);
+        self.ctx.offset_syncs.push(&self.source, &syncs);
+        if let Some(last) = pending.source_offsets.last() {
+            self.ctx
+                .progress
+                .acked(&self.source, last, ack.base_offset + count - 1);
+        }
+        let m = &self.ctx.metrics;
+        m.records.get_or_create(labels).inc_by(count as u64);
+        m.bytes.get_or_create(labels).inc_by(pending.bytes as u64);
+        m.replication_latency_ms
+            .get_or_create(labels)
+            .observe((now_ms() - pending.max_timestamp).max(0) as f64);
+        let mut lag = 0;
+        self.ctx.status.modify_partition(
+            &self.ctx.flow,
+            &self.source.topic,
+            self.source.partition,
+            |p| {
+                p.records_copied += count as u64;
+                p.next_source_offset = pending
+                    .source_offsets
+                    .last()
+                    .map_or(p.next_source_offset, |l| l + 1);
+                p.lag_records = (p.source_end_offset - p.next_source_offset).max(0);
+                lag = p.lag_records;
+            },
+        );
+        self.last_acked_timestamp = pending.max_timestamp;
+        self.publish_lag(labels, lag);
+    }
+
+    /// Lag in records, and in seconds: how old the newest copied record is while the source is ahead (0 when
+    /// caught up) — what an operator needs to know how much a failover right now would miss.
+    fn publish_lag(&self, labels: &PartitionLabels, lag_records: i64) {
+        let m = &self.ctx.metrics;
+        m.lag_records.get_or_create(labels).set(lag_records);
+        let seconds = if lag_records > 0 && self.last_acked_timestamp > 0 {
+            (now_ms() - self.last_acked_timestamp).max(0) as f64 / 1000.0
+        } else {
+            0.0
+        };
+        m.lag_seconds.get_or_create(labels).set(seconds);
+    }
+}
