@@ -25,8 +25,6 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(60);
-/// Kafka 4's ACL tool (`scripts/kafka-tool acls` still names the pre-4.0 class).
-const ACL_COMMAND: &str = "org.apache.kafka.tools.AclCommand";
 
 /// A->B flow selecting only `topics` (regexes), with `extra` properties.
 fn flow(topics: &str, extra: &str) -> FlowConfig {
@@ -547,7 +545,7 @@ async fn topic_acls_are_copied_mm2_style() {
     create_topic(&a.bootstrap, &TopicSpec::new(&other, 1)).await;
     for op in ["Read", "Write", "All"] {
         java_ok(
-            ACL_COMMAND,
+            "acls",
             &[
                 "--bootstrap-server",
                 &a.bootstrap,
@@ -563,7 +561,7 @@ async fn topic_acls_are_copied_mm2_style() {
         .await;
     }
     java_ok(
-        ACL_COMMAND,
+        "acls",
         &[
             "--bootstrap-server",
             &a.bootstrap,
@@ -578,7 +576,7 @@ async fn topic_acls_are_copied_mm2_style() {
     )
     .await;
     java_ok(
-        ACL_COMMAND,
+        "acls",
         &[
             "--bootstrap-server",
             &a.bootstrap,
@@ -595,7 +593,7 @@ async fn topic_acls_are_copied_mm2_style() {
     )
     .await;
     java_ok(
-        ACL_COMMAND,
+        "acls",
         &[
             "--bootstrap-server",
             &a.bootstrap,
@@ -618,7 +616,7 @@ async fn topic_acls_are_copied_mm2_style() {
 
     let remote = format!("A.{topic}");
     let listed = java_ok(
-        ACL_COMMAND,
+        "acls",
         &[
             "--bootstrap-server",
             &b.bootstrap,
@@ -646,7 +644,7 @@ async fn topic_acls_are_copied_mm2_style() {
         (&format!("A.{other}"), "literal"),
     ] {
         let out = java_ok(
-            ACL_COMMAND,
+            "acls",
             &[
                 "--bootstrap-server",
                 &b.bootstrap,
@@ -701,7 +699,7 @@ async fn scram_user_admin(c: &Cluster, user: &str) -> Admin {
 async fn acl(c: &Cluster, args: &[&str]) {
     let mut all = vec!["--bootstrap-server", c.bootstrap.as_str(), "--force"];
     all.extend_from_slice(args);
-    java_ok(ACL_COMMAND, &all).await;
+    java_ok("acls", &all).await;
 }
 
 // S8: a refused creation names the topic, the principal and the remedy, shows on the status board, and the
