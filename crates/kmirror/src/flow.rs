@@ -44,6 +44,7 @@ pub enum FlowError {
 
 /// Bytes fetched but not yet acknowledged, per partition: the memory bound of the data path.
 const PARTITION_BUFFER_BYTES: usize = 4 << 20;
+const FLOW_BUFFER_BYTES: usize = 48 << 20;
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 const RESTART_BACKOFF: Duration = Duration::from_secs(10);
 /// Kafka's default `max.message.bytes`, used when the target did not say.
@@ -159,7 +160,9 @@ pub async fn run_flow(
     } else {
         ExistingTargetData::Refuse
     };
+    let flow_budget = Arc::new(Budget::new(FLOW_BUFFER_BYTES, wake.clone()));
     let starter = Starter {
+        flow_budget,
         ctx: ctx.clone(),
         clients: clients.clone(),
         store: store.clone(),
@@ -183,7 +186,11 @@ pub async fn run_flow(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = refresh.tick() => {
-                let mirrored: Vec<MirroredTopic> = match topic_sync.refresh().await {
+                let refreshed = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    refreshed = topic_sync.refresh() => refreshed,
+                };
+                let mirrored: Vec<MirroredTopic> = match refreshed {
                     Ok(found) => {
                         status.resolve(&name, "discovery");
                         found.mirrored
@@ -194,34 +201,50 @@ pub async fn run_flow(
                         continue;
                     }
                 };
-                for topic in &mirrored {
-                    for partition in 0..topic.partitions {
-                        let source = TopicPartition::new(topic.source_topic.clone(), partition);
-                        if running.contains_key(&source) || retry_at.get(&source).is_some_and(|t| *t > Instant::now()) {
-                            continue;
-                        }
-                        let target = TopicPartition::new(topic.target_topic.clone(), partition);
+                let now = Instant::now();
+                let wanted: Vec<Wanted> = mirrored
+                    .iter()
+                    .flat_map(|topic| {
                         let max_message_bytes = topic
                             .target_max_message_bytes
                             .map_or(DEFAULT_MAX_MESSAGE_BYTES, |m| i32::try_from(m).unwrap_or(i32::MAX));
-                        match starter.start(&source, &target, max_message_bytes).await {
-                            Ok(forwarder) => {
-                                retry_at.remove(&source);
-                                let cancel = forwarder.shutdown.clone();
-                                let budget = forwarder.budget.clone();
-                                let from = forwarder.next_needed;
-                                let (tx, rx) = mpsc::unbounded_channel();
-                                let forwarder = Forwarder { rx, ..forwarder };
-                                let _ = cmd_tx.send(FetcherCmd::Add { source: source.clone(), from, budget, tx });
-                                let tp = source.clone();
-                                tasks.spawn(async move { (tp, forwarder.run().await) });
-                                running.insert(source, Running { target, cancel });
-                            }
-                            Err(message) => {
-                                tracing::error!(flow = %name, partition = %source, "{message}");
-                                starter.mark_failed(&source, &target, &message);
-                                retry_at.insert(source, Instant::now() + RESTART_BACKOFF);
-                            }
+                        (0..topic.partitions).map(move |p| {
+                            (
+                                TopicPartition::new(topic.source_topic.clone(), p),
+                                TopicPartition::new(topic.target_topic.clone(), p),
+                                max_message_bytes,
+                            )
+                        })
+                    })
+                    .filter(|(source, _, _)| {
+                        !running.contains_key(source) && retry_at.get(source).is_none_or(|t| *t <= now)
+                    })
+                    .collect();
+                if wanted.is_empty() {
+                    continue;
+                }
+                let started = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    started = starter.start_many(wanted) => started,
+                };
+                for (source, target, result) in started {
+                    match result {
+                        Ok(forwarder) => {
+                            retry_at.remove(&source);
+                            let cancel = forwarder.shutdown.clone();
+                            let budget = forwarder.budget.clone();
+                            let from = forwarder.next_needed;
+                            let (tx, rx) = mpsc::unbounded_channel();
+                            let forwarder = Forwarder { rx, ..forwarder };
+                            let _ = cmd_tx.send(FetcherCmd::Add { source: source.clone(), from, budget, tx });
+                            let tp = source.clone();
+                            tasks.spawn(async move { (tp, forwarder.run().await) });
+                            running.insert(source, Running { target, cancel });
+                        }
+                        Err(message) => {
+                            tracing::error!(flow = %name, partition = %source, "{message}");
+                            starter.mark_failed(&source, &target, &message);
+                            retry_at.insert(source, Instant::now() + RESTART_BACKOFF);
                         }
                     }
                 }
@@ -293,6 +316,7 @@ async fn commit_progress(ctx: &FlowContext, store: &ProgressStore) {
 
 /// Starts partitions: reads offsets on both sides, decides where to resume, and builds the forwarder.
 struct Starter {
+    flow_budget: Arc<Budget>,
     ctx: Arc<FlowContext>,
     clients: FlowClients,
     store: ProgressStore,
@@ -300,83 +324,148 @@ struct Starter {
     existing: ExistingTargetData,
 }
 
+/// A partition to start: source, target, and the target topic's `max.message.bytes`.
+type Wanted = (TopicPartition, TopicPartition, i32);
+
 impl Starter {
-    async fn offsets(client: &Client, tp: &TopicPartition) -> Result<(i64, i64), String> {
-        Ok((
-            Self::offset(client, tp, OffsetSpec::Earliest).await?,
-            Self::offset(client, tp, OffsetSpec::Latest).await?,
-        ))
+    /// (earliest, latest) of many partitions in two requests per leader, however many partitions there are.
+    async fn offsets_many(
+        client: &Client,
+        tps: &[TopicPartition],
+    ) -> HashMap<TopicPartition, Result<(i64, i64), String>> {
+        let mut out = HashMap::new();
+        let listed = async {
+            let earliest = client.list_offsets(tps, OffsetSpec::Earliest).await?;
+            let latest = client.list_offsets(tps, OffsetSpec::Latest).await?;
+            Ok::<_, kmirror_kafka::Error>((earliest, latest))
+        };
+        match listed.await {
+            Ok((earliest, latest)) => {
+                let mut starts: HashMap<TopicPartition, Result<i64, String>> = earliest
+                    .into_iter()
+                    .map(|(tp, o)| (tp, o.map(|o| o.offset).map_err(|e| e.to_string())))
+                    .collect();
+                for (tp, end) in latest {
+                    let start = starts
+                        .remove(&tp)
+                        .unwrap_or_else(|| Err(format!("no earliest offset for {tp}")));
+                    let pair =
+                        start.and_then(|s| end.map(|e| (s, e.offset)).map_err(|e| e.to_string()));
+                    out.insert(tp, pair);
+                }
+            }
+            Err(e) => {
+                for tp in tps {
+                    out.insert(tp.clone(), Err(e.to_string()));
+                }
+            }
+        }
+        out
     }
 
-    async fn offset(client: &Client, tp: &TopicPartition, spec: OffsetSpec) -> Result<i64, String> {
-        let listed = client
-            .list_offsets(std::slice::from_ref(tp), spec)
-            .await
-            .map_err(|e| e.to_string())?;
-        let (_, offset) = listed
+    /// Starts partitions together: reads offsets on both sides, decides where each resumes, records the
+    /// starting point of new ones before anything is copied, and builds their forwarders.
+    async fn start_many(
+        &self,
+        wanted: Vec<Wanted>,
+    ) -> Vec<(TopicPartition, TopicPartition, Result<Forwarder, String>)> {
+        let sources: Vec<TopicPartition> = wanted.iter().map(|w| w.0.clone()).collect();
+        let targets: Vec<TopicPartition> = wanted.iter().map(|w| w.1.clone()).collect();
+        let source_offsets = Self::offsets_many(&self.clients.source, &sources).await;
+        let target_offsets = Self::offsets_many(&self.clients.target, &targets).await;
+        let missing = || Err("no offsets returned".to_string());
+
+        let mut decided = Vec::with_capacity(wanted.len());
+        let mut initial = Vec::new();
+        for (source, target, max_message_bytes) in wanted {
+            let seen = match (
+                source_offsets.get(&source).cloned().unwrap_or_else(missing),
+                target_offsets.get(&target).cloned().unwrap_or_else(missing),
+            ) {
+                (Ok((source_start, source_end)), Ok((target_start, target_end))) => Observed {
+                    source_start,
+                    source_end,
+                    target_start,
+                    target_end,
+                },
+                (Err(e), _) | (_, Err(e)) => {
+                    decided.push((source, target, Err(e)));
+                    continue;
+                }
+            };
+            let stored = self.ctx.progress.get(&source);
+            match decide_start(stored.as_ref(), seen, self.reset, self.existing) {
+                StartDecision::Resume {
+                    from,
+                    skip_records,
+                    target_next,
+                    fresh,
+                    warnings,
+                } => {
+                    for w in &warnings {
+                        tracing::warn!(flow = %self.ctx.flow, partition = %source, "{w}");
+                        self.ctx
+                            .status
+                            .problem(&self.ctx.flow, &source.to_string(), w.clone());
+                    }
+                    if fresh {
+                        // Record the starting point before copying, so a crash right after the first produce
+                        // still knows which target records are ours.
+                        let p = SourceProgress {
+                            offset: from - 1,
+                            downstream: Some(target_next - 1),
+                        };
+                        initial.push((source.clone(), p));
+                    }
+                    let plan = (
+                        from,
+                        skip_records,
+                        target_next,
+                        seen.source_end,
+                        max_message_bytes,
+                    );
+                    decided.push((source, target, Ok(plan)));
+                }
+                StartDecision::Refuse { records } => {
+                    let message = format!(
+                        "target partition {}:{target} already holds {records} records that kmirror did not write \
+                         (no progress for {source} in {}); refusing to mix mirrored records with them. Delete the \
+                         target topic, or set kmirror.existing.target.data = append to copy after them",
+                        self.ctx.target_alias,
+                        self.store.topic()
+                    );
+                    decided.push((source, target, Err(message)));
+                }
+            }
+        }
+        let committed = if initial.is_empty() {
+            Ok(())
+        } else {
+            self.store.commit(&initial).await.map_err(|e| e.to_string())
+        };
+        if committed.is_ok() {
+            for (tp, p) in initial {
+                self.ctx.progress.load(&tp, p);
+            }
+        }
+        decided
             .into_iter()
-            .next()
-            .ok_or_else(|| format!("no offset returned for {tp}"))?;
-        offset.map(|o| o.offset).map_err(|e| e.to_string())
+            .map(|(source, target, plan)| {
+                let result = plan.and_then(|plan| {
+                    committed.clone()?;
+                    Ok(self.forwarder(&source, &target, plan))
+                });
+                (source, target, result)
+            })
+            .collect()
     }
 
-    async fn start(
+    fn forwarder(
         &self,
         source: &TopicPartition,
         target: &TopicPartition,
-        max_message_bytes: i32,
-    ) -> Result<Forwarder, String> {
-        let (source_start, source_end) = Self::offsets(&self.clients.source, source).await?;
-        let (target_start, target_end) = Self::offsets(&self.clients.target, target).await?;
-        let seen = Observed {
-            source_start,
-            source_end,
-            target_start,
-            target_end,
-        };
-        let stored = self.ctx.progress.get(source);
-        let (from, skip_records, target_next, fresh, warnings) = match decide_start(
-            stored.as_ref(),
-            seen,
-            self.reset,
-            self.existing,
-        ) {
-            StartDecision::Resume {
-                from,
-                skip_records,
-                target_next,
-                fresh,
-                warnings,
-            } => (from, skip_records, target_next, fresh, warnings),
-            StartDecision::Refuse { records } => {
-                return Err(format!(
-                    "target partition {}:{target} already holds {records} records that kmirror did not write \
-                         (no progress for {source} in {}); refusing to mix mirrored records with them. Delete the \
-                         target topic, or set kmirror.existing.target.data = append to copy after them",
-                    self.ctx.target_alias,
-                    self.store.topic()
-                ));
-            }
-        };
-        for w in &warnings {
-            tracing::warn!(flow = %self.ctx.flow, partition = %source, "{w}");
-            self.ctx
-                .status
-                .problem(&self.ctx.flow, &source.to_string(), w.clone());
-        }
-        if fresh {
-            // Record the starting point before copying, so a crash right after the first produce still
-            // knows which target records are ours.
-            let initial = SourceProgress {
-                offset: from - 1,
-                downstream: Some(target_next - 1),
-            };
-            self.store
-                .commit(&[(source.clone(), initial.clone())])
-                .await
-                .map_err(|e| e.to_string())?;
-            self.ctx.progress.load(source, initial);
-        }
+        (from, skip_records, target_next, source_end, max_message_bytes): (i64, i64, i64, i64, i32),
+    ) -> Forwarder {
         if skip_records > 0 {
             tracing::info!(flow = %self.ctx.flow, partition = %source, skip_records,
                 "records written before the last stop are already on the target; skipping them");
@@ -394,12 +483,15 @@ impl Starter {
             error: None,
         });
         let (_, rx) = mpsc::unbounded_channel();
-        Ok(Forwarder {
+        Forwarder {
             ctx: self.ctx.clone(),
             source: source.clone(),
             target: target.clone(),
             rx,
-            budget: Arc::new(Budget::new(PARTITION_BUFFER_BYTES, Arc::new(Notify::new()))),
+            budget: Arc::new(Budget::within(
+                PARTITION_BUFFER_BYTES,
+                self.flow_budget.clone(),
+            )),
             next_needed: from,
             skip_records,
             skip_target: target_next - skip_records,
@@ -407,7 +499,7 @@ impl Starter {
             runs: self.ctx.offset_maps.get_or_create(source),
             last_acked_timestamp: 0,
             shutdown: CancellationToken::new(),
-        })
+        }
     }
 
     fn mark_failed(&self, source: &TopicPartition, target: &TopicPartition, message: &str) {

@@ -94,6 +94,8 @@ impl Drop for Mirror {
 }
 
 /// MM2 properties for clusters `src` and `dst` bound to the local clusters A and B, plus `extra` lines.
+/// Heartbeat topics follow the topic filter (`heartbeats.replication.enabled = false`): tests share the
+/// clusters, and MM2's default would copy every other test's heartbeat topics too.
 pub fn mm2_properties(src: &str, dst: &str, extra: &str) -> String {
     let a = kmirror_testkit::cluster("A");
     let b = kmirror_testkit::cluster("B");
@@ -101,7 +103,8 @@ pub fn mm2_properties(src: &str, dst: &str, extra: &str) -> String {
         "clusters = {src}, {dst}\n{src}.bootstrap.servers = {}\n{dst}.bootstrap.servers = {}\n\
          replication.factor = 1\ncheckpoints.topic.replication.factor = 1\nheartbeats.topic.replication.factor = 1\n\
          offset-syncs.topic.replication.factor = 1\noffset.storage.replication.factor = 1\n\
-         status.storage.replication.factor = 1\nconfig.storage.replication.factor = 1\n{extra}\n",
+         status.storage.replication.factor = 1\nconfig.storage.replication.factor = 1\n\
+         heartbeats.replication.enabled = false\n{extra}\n",
         a.bootstrap, b.bootstrap
     )
 }

@@ -25,8 +25,8 @@ use super::model::{
 use super::placeholders;
 use super::raw::{Format, RawConfig, RawValue};
 use crate::policy::{
-    ConfigPropertyFilter, DEFAULT_CONFIG_PROPERTIES_EXCLUDE, DEFAULT_GROUPS_EXCLUDE,
-    DEFAULT_HEARTBEATS_TOPIC, DEFAULT_SEPARATOR, DEFAULT_TOPICS_EXCLUDE, GroupFilter, PatternList,
+    ConfigPropertyFilter, DEFAULT_GROUPS_EXCLUDE, DEFAULT_HEARTBEATS_TOPIC, DEFAULT_SEPARATOR,
+    DEFAULT_TOPICS_EXCLUDE, GroupFilter, KMIRROR_DEFAULT_CONFIG_PROPERTIES_EXCLUDE, PatternList,
     PolicyKind, ReplicationPolicy, TopicFilter,
 };
 
@@ -810,7 +810,7 @@ fn flow_config(
     let groups_exclude = ctx.patterns(look.get("groups.exclude"), DEFAULT_GROUPS_EXCLUDE);
     let config_exclude = ctx.patterns(
         look.get("config.properties.exclude"),
-        DEFAULT_CONFIG_PROPERTIES_EXCLUDE,
+        KMIRROR_DEFAULT_CONFIG_PROPERTIES_EXCLUDE,
     );
     check_filter_class(
         look.get("topic.filter.class"),

@@ -506,11 +506,16 @@ fn config_property_exclude_replaces_defaults() {
         f.config_properties_exclude
             .should_replicate("min.insync.replicas")
     );
+    // kmirror's default keeps min.insync.replicas (MM2's excludes it).
     let c = load("A->B.enabled = true");
     let f = c.flow("A", "B").unwrap();
     assert!(
-        !f.config_properties_exclude
+        f.config_properties_exclude
             .should_replicate("min.insync.replicas")
+    );
+    assert!(
+        !f.config_properties_exclude
+            .should_replicate("message.timestamp.type")
     );
     assert!(f.config_properties_exclude.should_replicate("retention.ms"));
 }

@@ -14,27 +14,17 @@ use kmirror_kafka::admin::{AlterConfigOp, ConfigEntry, ConfigSource};
 
 use super::plan::clamp_min_insync;
 use crate::config::UseDefaultsFrom;
-use crate::policy::{ConfigPropertyFilter, DEFAULT_CONFIG_PROPERTIES_EXCLUDE};
+use crate::policy::ConfigPropertyFilter;
 
 /// The property whose effective value follows the source even when set broker-wide.
 pub const MIN_INSYNC_REPLICAS: &str = "min.insync.replicas";
 /// The largest record batch a topic accepts; the pipeline needs the target's value.
 pub const MAX_MESSAGE_BYTES: &str = "max.message.bytes";
 
-/// Whether config sync may copy, set or delete `name`. kmirror's default exclude list is MM2's without
-/// `min.insync.replicas` (kmirror keeps durability settings); while the config model still hands out MM2's
-/// exact default list for "nothing configured", that list is read as kmirror's default.
+/// Whether config sync may copy, set or delete `name` (kmirror's default list keeps `min.insync.replicas`;
+/// a list the user wrote is taken as written).
 pub fn property_copied(filter: &ConfigPropertyFilter, name: &str) -> bool {
-    filter.should_replicate(name) || (name == MIN_INSYNC_REPLICAS && is_mm2_default_list(filter))
-}
-
-fn is_mm2_default_list(filter: &ConfigPropertyFilter) -> bool {
-    let patterns = filter.exclude().patterns();
-    patterns.len() == DEFAULT_CONFIG_PROPERTIES_EXCLUDE.len()
-        && patterns
-            .iter()
-            .zip(DEFAULT_CONFIG_PROPERTIES_EXCLUDE)
-            .all(|(a, b)| a == b)
+    filter.should_replicate(name)
 }
 
 /// The configs a remote topic should carry, with warnings about values that had to change.
@@ -223,10 +213,14 @@ pub(crate) mod tests {
 
     #[test]
     fn kmirror_default_list_keeps_min_insync() {
-        let mm2 = ConfigPropertyFilter::mm2_default();
-        assert!(property_copied(&mm2, MIN_INSYNC_REPLICAS));
-        assert!(!property_copied(&mm2, "message.timestamp.type"));
-        assert!(property_copied(&mm2, "retention.ms"));
+        let kmirror = ConfigPropertyFilter::kmirror_default();
+        assert!(property_copied(&kmirror, MIN_INSYNC_REPLICAS));
+        assert!(!property_copied(&kmirror, "message.timestamp.type"));
+        assert!(property_copied(&kmirror, "retention.ms"));
+        assert!(!property_copied(
+            &ConfigPropertyFilter::mm2_default(),
+            MIN_INSYNC_REPLICAS
+        ));
         // A list the user wrote is taken as written.
         let user = ConfigPropertyFilter::from_list(&["min\\.insync\\.replicas"]).unwrap();
         assert!(!property_copied(&user, MIN_INSYNC_REPLICAS));
@@ -240,7 +234,7 @@ pub(crate) mod tests {
         let d = desired_target_configs(
             "A.t",
             &source_topic(),
-            &ConfigPropertyFilter::mm2_default(),
+            &ConfigPropertyFilter::kmirror_default(),
             UseDefaultsFrom::Target,
             Some(3),
         );
@@ -262,7 +256,7 @@ pub(crate) mod tests {
             MIN_INSYNC_REPLICAS.into(),
             entry(MIN_INSYNC_REPLICAS, "1", ConfigSource::DynamicTopic),
         );
-        let f = ConfigPropertyFilter::mm2_default();
+        let f = ConfigPropertyFilter::kmirror_default();
         let d = desired_target_configs("A.t", &src, &f, UseDefaultsFrom::Target, Some(3));
         assert_eq!(d.configs[MIN_INSYNC_REPLICAS], "1");
         assert_eq!(d.inherited_min_insync, None);
@@ -279,7 +273,7 @@ pub(crate) mod tests {
             MIN_INSYNC_REPLICAS.into(),
             entry(MIN_INSYNC_REPLICAS, "1", ConfigSource::Default),
         );
-        let f = ConfigPropertyFilter::mm2_default();
+        let f = ConfigPropertyFilter::kmirror_default();
         let d = desired_target_configs("A.t", &src, &f, UseDefaultsFrom::Target, Some(3));
         assert_eq!(d.min_insync(), None);
 
@@ -298,7 +292,7 @@ pub(crate) mod tests {
         let d = desired_target_configs(
             "A.t",
             &source_topic(),
-            &ConfigPropertyFilter::mm2_default(),
+            &ConfigPropertyFilter::kmirror_default(),
             UseDefaultsFrom::Source,
             None,
         );
@@ -339,7 +333,7 @@ pub(crate) mod tests {
             "A.t",
             &src,
             &target_topic(),
-            &ConfigPropertyFilter::mm2_default(),
+            &ConfigPropertyFilter::kmirror_default(),
             UseDefaultsFrom::Target,
             Some(3),
         );
@@ -376,7 +370,7 @@ pub(crate) mod tests {
             "A.t",
             &src,
             &tgt,
-            &ConfigPropertyFilter::mm2_default(),
+            &ConfigPropertyFilter::kmirror_default(),
             UseDefaultsFrom::Target,
             Some(3),
         );
@@ -385,7 +379,7 @@ pub(crate) mod tests {
 
     #[test]
     fn broker_level_min_insync_is_matched_by_value_not_by_override() {
-        let f = ConfigPropertyFilter::mm2_default();
+        let f = ConfigPropertyFilter::kmirror_default();
         let src = configs(&[entry(
             MIN_INSYNC_REPLICAS,
             "2",
@@ -416,7 +410,7 @@ pub(crate) mod tests {
             ConfigSource::DynamicTopic,
         )]);
         let tgt = configs(&[entry("segment.bytes", "1073741824", ConfigSource::Default)]);
-        let f = ConfigPropertyFilter::mm2_default();
+        let f = ConfigPropertyFilter::kmirror_default();
         let plan = plan_config_sync("t", &src, &tgt, &f, UseDefaultsFrom::Target, None);
         assert_eq!(
             plan.ops,
@@ -432,7 +426,7 @@ pub(crate) mod tests {
             "2",
             ConfigSource::DynamicTopic,
         )]);
-        let f = ConfigPropertyFilter::mm2_default();
+        let f = ConfigPropertyFilter::kmirror_default();
         let plan = plan_config_sync("t", &src, &tgt, &f, UseDefaultsFrom::Target, Some(3));
         assert_eq!(plan.ops, vec![AlterConfigOp::delete("min.insync.replicas")]);
         let user = ConfigPropertyFilter::from_list(&["min\\.insync\\.replicas"]).unwrap();
@@ -447,7 +441,7 @@ pub(crate) mod tests {
             entry("retention.ms", "1000", ConfigSource::DynamicTopic),
             entry("retention.bytes", "10", ConfigSource::DynamicTopic),
         ]);
-        let f = ConfigPropertyFilter::mm2_default();
+        let f = ConfigPropertyFilter::kmirror_default();
         let plan = plan_config_sync("t", &src, &tgt, &f, UseDefaultsFrom::Source, None);
         assert_eq!(
             plan.ops,
@@ -459,7 +453,7 @@ pub(crate) mod tests {
     fn properties_unknown_to_the_target_are_skipped_with_a_warning() {
         let src = configs(&[entry("new.fancy.config", "1", ConfigSource::DynamicTopic)]);
         let tgt = configs(&[entry("retention.ms", "1", ConfigSource::Default)]);
-        let f = ConfigPropertyFilter::mm2_default();
+        let f = ConfigPropertyFilter::kmirror_default();
         let plan = plan_config_sync("A.t", &src, &tgt, &f, UseDefaultsFrom::Target, None);
         assert!(plan.ops.is_empty());
         assert!(plan.desired.warnings[0].contains("new.fancy.config"));

@@ -154,7 +154,9 @@ pub async fn run_fetcher(
                     let size = data.records.len();
                     state.budget.take(size);
                     let chunk = Chunk {
-                        records: data.records,
+                        // A copy: a slice would keep the whole multi-partition response alive until the slowest
+                        // partition is acknowledged, outside any budget.
+                        records: bytes::Bytes::copy_from_slice(&data.records),
                         high_watermark: data.high_watermark,
                         aborted: data.aborted_transactions,
                         fetched_at_ms,

@@ -18,6 +18,16 @@ pub const DEFAULT_CONFIG_PROPERTIES_EXCLUDE: &[&str] = &[
     "min\\.insync\\.replicas",
 ];
 
+/// kmirror's default `config.properties.exclude`: MM2's without `min.insync.replicas`, because a copy must be
+/// as durable as its source (MM2 resetting it is one of the seed's known losses). A user list replaces it.
+pub const KMIRROR_DEFAULT_CONFIG_PROPERTIES_EXCLUDE: &[&str] = &[
+    "follower\\.replication\\.throttled\\.replicas",
+    "leader\\.replication\\.throttled\\.replicas",
+    "message\\.timestamp\\.difference\\.max\\.ms",
+    "message\\.timestamp\\.type",
+    "unclean\\.leader\\.election\\.enable",
+];
+
 /// A regex from a config list that does not compile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid regex `{pattern}`: {message}")]
@@ -293,6 +303,12 @@ impl ConfigPropertyFilter {
     /// MM2's default exclude list.
     pub fn mm2_default() -> Self {
         Self::from_list(DEFAULT_CONFIG_PROPERTIES_EXCLUDE)
+            .unwrap_or_else(|_| unreachable!("default patterns compile"))
+    }
+
+    /// kmirror's default exclude list (MM2's, keeping `min.insync.replicas`).
+    pub fn kmirror_default() -> Self {
+        Self::from_list(KMIRROR_DEFAULT_CONFIG_PROPERTIES_EXCLUDE)
             .unwrap_or_else(|_| unreachable!("default patterns compile"))
     }
 

@@ -9,7 +9,7 @@ mod replication;
 pub use decision::{Decision, SkipReason, should_replicate_group, should_replicate_topic};
 pub use filter::{
     ConfigPropertyFilter, DEFAULT_CONFIG_PROPERTIES_EXCLUDE, DEFAULT_GROUPS_EXCLUDE,
-    DEFAULT_TOPICS_EXCLUDE, FilterRejection, GroupFilter, IncludeExclude, PatternError,
-    PatternList, TopicFilter,
+    DEFAULT_TOPICS_EXCLUDE, FilterRejection, GroupFilter, IncludeExclude,
+    KMIRROR_DEFAULT_CONFIG_PROPERTIES_EXCLUDE, PatternError, PatternList, TopicFilter,
 };
 pub use replication::{DEFAULT_HEARTBEATS_TOPIC, DEFAULT_SEPARATOR, PolicyKind, ReplicationPolicy};
