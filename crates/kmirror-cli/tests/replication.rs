@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kmirror_testkit::{
     Compression, ProducedRecord, TopicSpec, cluster, create_topic, kafka_tool, produce, read_all,
-    unique_name, unique_topic,
+    recent_timestamp, unique_name, unique_topic,
 };
 use support::{Mirror, assert_same_records, mm2_properties, record_total, tail, wait_for_records};
 
@@ -25,7 +25,7 @@ fn records(n: usize, partitions: i32, tag: &str) -> Vec<ProducedRecord> {
                 ("tag".to_string(), Some(tag.as_bytes().to_vec())),
                 ("nothing".to_string(), None),
             ],
-            timestamp: Some(1_700_000_000_000 + (i as i64) * 7),
+            timestamp: Some(recent_timestamp() + (i as i64) * 7),
         })
         .collect()
 }
@@ -566,4 +566,73 @@ async fn aborted_transactions_and_markers_are_not_copied() {
         "no aborted record on the target"
     );
     assert_same_records(&a.bootstrap, &topic, &b.bootstrap, &remote).await;
+}
+
+/// S8: a record larger than the target topic accepts stops only its partition, with a message naming the
+/// topic, the offset and the setting to change; everything before it is copied, other partitions go on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_larger_than_the_target_allows_stops_only_its_partition_with_a_clear_error() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("toolarge");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 2)).await;
+    // The target topic exists already (empty) with a much smaller limit.
+    create_topic(
+        &b.bootstrap,
+        &TopicSpec::new(&topic, 2).config("max.message.bytes", "20000"),
+    )
+    .await;
+    let mut recs = records(40, 2, "small");
+    recs.push(ProducedRecord {
+        partition: 0,
+        key: Some(b"big".to_vec()),
+        value: Some(vec![b'x'; 100_000]),
+        headers: vec![],
+        timestamp: Some(recent_timestamp()),
+    });
+    recs.extend(
+        records(10, 1, "after")
+            .into_iter()
+            .map(|r| ProducedRecord { partition: 1, ..r }),
+    );
+    produce(&a.bootstrap, &topic, &recs, Compression::None).await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let props = mm2_properties(
+        &src,
+        &dst,
+        &format!(
+            "{src}->{dst}.enabled = true\n{src}->{dst}.topics = {topic}\n\
+             config.properties.exclude = max\\.message\\.bytes\n\
+             replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy\n"
+        ),
+    );
+    let mirror = Mirror::start(&props);
+    // Partition 1 (30 records) completes; partition 0 gets its 20 small records and stops at the big one.
+    wait_for_records(&mirror, &b.bootstrap, &topic, 50, WAIT).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let log = mirror.log_text();
+        if log.contains(&format!("{topic}-0")) && log.contains("max.message.bytes") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no clear error for the oversized record:\n{}",
+            tail(&log, 30)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let on_b = read_all(&b.bootstrap, &topic).await;
+    let on_a = read_all(&a.bootstrap, &topic).await;
+    let expected: Vec<_> = on_a
+        .iter()
+        .filter(|r| r.key.as_deref() != Some(b"big".as_slice()))
+        .collect();
+    assert_eq!(
+        on_b.len(),
+        expected.len(),
+        "everything but the oversized record is copied, nothing twice"
+    );
+    for (x, y) in expected.iter().zip(&on_b) {
+        assert_eq!(x.content(), y.content());
+    }
 }

@@ -13,7 +13,7 @@ mod wait;
 
 pub use cluster::{Cluster, SaslCredentials, TlsFiles, cluster, repo_root};
 pub use java::{JavaOutput, kafka_tool};
-pub use names::{unique_group, unique_name, unique_topic};
+pub use names::{recent_timestamp, unique_group, unique_name, unique_topic};
 pub use records::{
     Compression, ProducedRecord, ReadRecord, RecordContent, TopicSpec, create_topic, produce,
     read_all, topic_end_offsets,

@@ -18,3 +18,12 @@ pub fn unique_group(prefix: &str) -> String {
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}{}", suffix())
 }
+
+/// A create time one hour ago, in epoch ms: recent enough that retention never deletes test records while a
+/// test runs (the clusters keep 7 days), old enough to pass brokers' future-timestamp checks.
+pub fn recent_timestamp() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    now - 3_600_000
+}

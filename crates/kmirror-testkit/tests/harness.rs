@@ -2,7 +2,7 @@
 
 use kmirror_testkit::{
     Compression, ProducedRecord, TopicSpec, cluster, create_topic, kafka_tool, produce, read_all,
-    topic_end_offsets, unique_topic,
+    recent_timestamp, topic_end_offsets, unique_topic,
 };
 
 fn sample(n: usize, partitions: i32) -> Vec<ProducedRecord> {
@@ -19,7 +19,7 @@ fn sample(n: usize, partitions: i32) -> Vec<ProducedRecord> {
                 ("seq".to_string(), Some(i.to_string().into_bytes())),
                 ("empty".to_string(), None),
             ],
-            timestamp: Some(1_700_000_000_000 + i as i64),
+            timestamp: Some(recent_timestamp() + i as i64),
         })
         .collect()
 }

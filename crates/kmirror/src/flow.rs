@@ -43,8 +43,8 @@ pub enum FlowError {
 }
 
 /// Bytes fetched but not yet acknowledged, per partition: the memory bound of the data path.
-const PARTITION_BUFFER_BYTES: usize = 4 << 20;
-const FLOW_BUFFER_BYTES: usize = 48 << 20;
+const PARTITION_BUFFER_BYTES: usize = 2 << 20;
+const FLOW_BUFFER_BYTES: usize = 24 << 20;
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 const RESTART_BACKOFF: Duration = Duration::from_secs(10);
 /// Kafka's default `max.message.bytes`, used when the target did not say.

@@ -30,7 +30,7 @@ impl Default for FetchSettings {
     fn default() -> Self {
         Self {
             partition_max_bytes: 1 << 20,
-            max_bytes: 24 << 20,
+            max_bytes: 8 << 20,
             max_wait: Duration::from_millis(500),
             isolation: Isolation::ReadCommitted,
         }

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::budget::Budget;
 use super::context::FlowContext;
-use super::plan::{Step, plan_batch, trim_batch};
+use super::plan::{Step, Unusable, plan_batch, trim_batch};
 use crate::offsets::{OffsetRuns, SyncPoint};
 use crate::telemetry::{PartitionLabels, PartitionState};
 
@@ -179,6 +179,8 @@ impl Forwarder {
                 }
             }
         }
+        // Whatever this partition still holds (fetched, never produced) no longer counts against the flow.
+        self.budget.release(self.budget.buffered());
         result
     }
 
@@ -204,13 +206,10 @@ impl Forwarder {
             let step = if aborted.classify(&header, &bytes) != BatchKind::Data {
                 Step::Skip
             } else {
-                plan_batch(&header, &bytes, self.next_needed, self.max_message_bytes).map_err(
-                    |message| ForwardError::Batch {
-                        tp: self.source.clone(),
-                        offset: header.base_offset,
-                        message,
-                    },
-                )?
+                match plan_batch(&header, &bytes, self.next_needed, self.max_message_bytes) {
+                    Ok(step) => step,
+                    Err(unusable) => return Err(self.stop_at(unusable, queued, &header)),
+                }
             };
             self.next_needed = header.next_offset();
             metrics
@@ -303,11 +302,11 @@ impl Forwarder {
             return Ok(Vec::new());
         }
         let keep_from = listed[skip];
-        let trimmed = trim_batch(&batch, keep_from, self.max_message_bytes).map_err(|message| {
+        let trimmed = trim_batch(&batch, keep_from, self.max_message_bytes).map_err(|u| {
             ForwardError::Batch {
                 tp: self.source.clone(),
-                offset: keep_from,
-                message,
+                offset: u.offset,
+                message: u.message,
             }
         })?;
         // A produce request carries one batch per partition: each trimmed batch is its own produce call.
@@ -315,6 +314,29 @@ impl Forwarder {
             .into_iter()
             .map(|(b, offs)| (b, SourceOffsets::Listed(offs)))
             .collect())
+    }
+
+    /// A batch that cannot be copied whole: queue the records before the problem, then stop the partition
+    /// there (it is retried later, from the last acknowledged record).
+    fn stop_at(
+        &mut self,
+        unusable: Unusable,
+        queued: &mut VecDeque<(Bytes, Pending)>,
+        header: &kmirror_kafka::batch::BatchHeader,
+    ) -> ForwardError {
+        for (batch, offsets) in unusable.before {
+            let pending = Pending {
+                source_offsets: SourceOffsets::Listed(offsets),
+                bytes: batch.len(),
+                max_timestamp: header.max_timestamp,
+            };
+            queued.push_back((batch, pending));
+        }
+        ForwardError::Batch {
+            tp: self.source.clone(),
+            offset: unusable.offset,
+            message: unusable.message,
+        }
     }
 
     fn on_ack(&mut self, labels: &PartitionLabels, ack: ProduceAck, pending: Pending) {
