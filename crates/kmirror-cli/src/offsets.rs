@@ -215,11 +215,15 @@ fn render_failover(r: &FailoverReport) -> String {
         );
         out.push_str(&table(&translation_rows(&g.translation)));
     }
-    let _ = writeln!(
-        out,
-        "\nreplication lag: {} records not on the target at the last progress commit",
-        opt(r.total_lag_records)
-    );
+    match r.total_lag_records {
+        Some(lag) => {
+            let _ = writeln!(
+                out,
+                "\nreplication lag: {lag} records on the source not on the target at the last progress commit"
+            );
+        }
+        None => out.push_str("\nreplication lag: unknown (the source did not answer)\n"),
+    }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
@@ -239,7 +243,7 @@ fn render_failover(r: &FailoverReport) -> String {
     let behind: Vec<Vec<String>> = r
         .lag
         .iter()
-        .filter(|l| l.lag_records != Some(0))
+        .filter(|l| l.lag_records.is_some_and(|lag| lag > 0))
         .map(|l| {
             vec![
                 l.source_topic.clone(),

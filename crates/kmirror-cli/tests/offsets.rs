@@ -490,3 +490,149 @@ fn http_get(port: u16, path: &str) -> String {
     let _ = s.read_to_string(&mut out);
     out
 }
+
+/// S2: `kmirror failover` with periodic group sync off. Planned (source reachable): the group's offsets are
+/// translated now, written as a last checkpoint and committed on B. Unplanned (source address dead): the last
+/// checkpoints are committed. Either way the group then reads on B exactly what it had not read on A.
+#[tokio::test(flavor = "multi_thread")]
+async fn failover_command_moves_groups_planned_and_unplanned() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("failover");
+    let prefix = unique_name("grp-fo");
+    let (planned, unplanned) = (format!("{prefix}-planned"), format!("{prefix}-unplanned"));
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 3)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(3_000, 3, "fo"),
+        Compression::Gzip,
+    )
+    .await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let flow = format!("{src}->{dst}");
+    let mut mirror = Mirror::start(&flow_properties(
+        &src,
+        &dst,
+        &topic,
+        &format!("{prefix}-.*"),
+        "sync.group.offsets.enabled = false\n",
+    ));
+    let remote = format!("{src}.{topic}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, 3_000, WAIT).await;
+    let config = mirror.config.to_str().expect("utf-8 path").to_string();
+
+    // The unplanned group's last checkpoint is where it stands (it does not move afterwards).
+    assert_eq!(
+        consume(
+            &a.bootstrap,
+            &topic,
+            &unplanned,
+            Some(900),
+            30_000,
+            &["--from-beginning"]
+        )
+        .len(),
+        900
+    );
+    let on_a = committed(&a.bootstrap, &unplanned, &topic);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (ok, stdout, stderr) = run_kmirror(&[
+            "translate",
+            "--config",
+            &config,
+            "--flow",
+            &flow,
+            "--group",
+            &unplanned,
+            "--json",
+        ]);
+        assert!(ok, "{stderr}");
+        let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+        let checkpointed = json["partitions"]
+            .as_array()
+            .expect("partitions")
+            .iter()
+            .filter(|p| {
+                let partition = p["partition"].as_i64().unwrap_or(-1) as i32;
+                p["checkpoint"]["upstream"].as_i64() == on_a.get(&partition).copied()
+            })
+            .count();
+        if checkpointed == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoints for {unplanned}: {stdout}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        consume(
+            &a.bootstrap,
+            &topic,
+            &planned,
+            Some(1_200),
+            30_000,
+            &["--from-beginning"]
+        )
+        .len(),
+        1_200
+    );
+    assert_eq!(mirror.stop(), Some(0));
+    assert!(
+        committed(&b.bootstrap, &planned, &remote).is_empty(),
+        "periodic group sync is off"
+    );
+
+    let (ok, stdout, stderr) = run_kmirror(&[
+        "failover", "--config", &config, "--flow", &flow, "--groups", &planned, "--json",
+    ]);
+    assert!(ok, "planned failover failed: {stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("failover --json");
+    assert_eq!(report["source_reachable"], true, "{stdout}");
+    assert_eq!(report["total_lag_records"], 0, "{stdout}");
+    assert_eq!(
+        report["groups"].as_array().map(Vec::len),
+        Some(1),
+        "{stdout}"
+    );
+    assert_eq!(report["groups"][0]["outcome"], "synced", "{stdout}");
+    assert!(
+        report["checkpoints_written"].as_i64() >= Some(3),
+        "{stdout}"
+    );
+    check_moved_group(&mirror, &topic, &remote, &planned, 3).await;
+
+    // Unplanned: the source is gone (its address no longer answers); only B's records remain.
+    let dead = std::fs::read_to_string(&config)
+        .expect("config")
+        .replace(&a.bootstrap, "127.0.0.1:1");
+    let dead_config = mirror.config.with_file_name("dead-source.properties");
+    std::fs::write(&dead_config, dead).expect("write config");
+    let (ok, stdout, stderr) = run_kmirror(&[
+        "failover",
+        "--config",
+        dead_config.to_str().expect("utf-8 path"),
+        "--flow",
+        &flow,
+        "--groups",
+        &unplanned,
+        "--json",
+    ]);
+    assert!(ok, "unplanned failover failed: {stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("failover --json");
+    assert_eq!(report["source_reachable"], false, "{stdout}");
+    assert_eq!(report["groups"][0]["outcome"], "synced", "{stdout}");
+    assert!(
+        report["last_progress_ms"].as_i64().is_some(),
+        "the report says when the copy was last known to be complete: {stdout}"
+    );
+    for p in report["groups"][0]["partitions"]
+        .as_array()
+        .expect("partitions")
+    {
+        assert_eq!(p["derived_from"]["kind"], "last_checkpoint", "{stdout}");
+    }
+    check_moved_group(&mirror, &topic, &remote, &unplanned, 3).await;
+}

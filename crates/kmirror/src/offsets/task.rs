@@ -78,15 +78,27 @@ impl GroupOffsetsTask {
         let mut checkpoint_tick = every(self.flow.emit_checkpoints.interval);
         let mut sync_tick = every(self.flow.sync_group_offsets.interval);
         loop {
+            let round = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = checkpoint_tick.tick(), if checkpoints_on => Round::Checkpoints,
+                _ = sync_tick.tick(), if sync_on => Round::GroupSync,
+            };
+            // A round waiting on a slow cluster must not hold up shutdown.
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = checkpoint_tick.tick(), if checkpoints_on => self.checkpoint_round().await,
-                _ = sync_tick.tick(), if sync_on => {
-                    if !checkpoints_on {
-                        self.checkpoint_round().await;
-                    }
-                    self.sync_round().await;
+                _ = self.round(round, checkpoints_on) => {}
+            }
+        }
+    }
+
+    async fn round(&mut self, round: Round, checkpoints_on: bool) {
+        match round {
+            Round::Checkpoints => self.checkpoint_round().await,
+            Round::GroupSync => {
+                if !checkpoints_on {
+                    self.checkpoint_round().await;
                 }
+                self.sync_round().await;
             }
         }
     }
@@ -270,7 +282,11 @@ impl GroupOffsetsTask {
         let Some(store) = self.store.as_ref() else {
             return;
         };
-        let groups = store.groups();
+        let groups: Vec<String> = store
+            .groups()
+            .into_iter()
+            .filter(|g| should_replicate_group(&self.flow, g).is_ok())
+            .collect();
         for group in groups {
             let Some(store) = self.store.as_ref() else {
                 return;
@@ -342,6 +358,12 @@ impl GroupOffsetsTask {
         tracing::debug!(flow = %self.ctx.flow, group, partitions = writes.len(), "synced group offsets to the target");
         Ok(())
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Round {
+    Checkpoints,
+    GroupSync,
 }
 
 enum SyncError {
