@@ -475,6 +475,29 @@ async fn after_a_restart_old_positions_and_the_copied_end_translate_exactly() {
     mirror.restart();
     check_moved_group(&mirror, &topic, &remote, &early, 2).await;
     check_moved_group(&mirror, &topic, &remote, &late, 2).await;
+
+    // Outside the process too: positions from the start to past the last commit marker are exact.
+    for group in [&early, &late] {
+        let (ok, stdout, stderr) = run_kmirror(&[
+            "translate",
+            "--config",
+            mirror.config.to_str().expect("utf-8 path"),
+            "--flow",
+            &format!("{src}->{dst}"),
+            "--group",
+            group,
+            "--json",
+        ]);
+        assert!(ok, "{stderr}");
+        let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+        for p in json["partitions"].as_array().expect("partitions") {
+            assert_eq!(p["derived_from"]["kind"], "exact", "{stdout}");
+            assert_eq!(
+                p["target_offset"], p["checkpoint"]["downstream"],
+                "{stdout}"
+            );
+        }
+    }
 }
 
 fn http_get(port: u16, path: &str) -> String {

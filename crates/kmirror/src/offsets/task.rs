@@ -48,6 +48,8 @@ pub struct GroupOffsetsTask {
     groups_listed_at: Option<Instant>,
     /// Groups found active on the target, reported once until they become empty.
     active: BTreeSet<String>,
+    /// Groups whose sync last failed, with the failure, so a repeated failure is logged once.
+    failing: BTreeMap<String, String>,
 }
 
 impl GroupOffsetsTask {
@@ -65,6 +67,7 @@ impl GroupOffsetsTask {
             groups: Vec::new(),
             groups_listed_at: None,
             active: BTreeSet::new(),
+            failing: BTreeMap::new(),
         }
     }
 
@@ -292,7 +295,14 @@ impl GroupOffsetsTask {
                 return;
             };
             let checkpoints: Vec<Checkpoint> = store.group(&group).cloned().collect();
-            match self.sync_group(&group, &checkpoints).await {
+            let result = self.sync_group(&group, &checkpoints).await;
+            if !matches!(result, Err(SyncError::Failed(_))) && self.failing.remove(&group).is_some()
+            {
+                self.ctx
+                    .status
+                    .resolve(&self.ctx.flow, &group_subject(&group));
+            }
+            match result {
                 Ok(()) => {
                     if self.active.remove(&group) {
                         tracing::info!(flow = %self.ctx.flow, group, "consumer group has no members on the target any more; syncing its offsets again");
@@ -315,7 +325,17 @@ impl GroupOffsetsTask {
                     }
                 }
                 Err(SyncError::Failed(message)) => {
-                    tracing::warn!(flow = %self.ctx.flow, group, "syncing the group's offsets failed: {message}; retrying");
+                    if self.failing.get(&group) != Some(&message) {
+                        tracing::warn!(flow = %self.ctx.flow, group, "syncing the group's offsets failed: {message}; retrying");
+                        self.ctx.status.problem(
+                            &self.ctx.flow,
+                            &group_subject(&group),
+                            format!(
+                                "syncing the offsets of consumer group '{group}' failed: {message}"
+                            ),
+                        );
+                        self.failing.insert(group, message);
+                    }
                 }
             }
         }

@@ -6,17 +6,18 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use kmirror_kafka::TopicPartition;
 use kmirror_kafka::admin::{Admin, GroupOffset};
+use kmirror_kafka::{Client, FetchPartition, FetchRequest, Isolation, TopicPartition};
 use serde::Serialize;
 
 use super::clients::{OpsClients, OpsError};
-use crate::config::FlowConfig;
+use crate::config::{FlowConfig, IsolationLevel};
 use crate::internal_topics::read_to_end;
 use crate::mm2::Checkpoint;
 use crate::offsets::{
     CheckpointStore, Derivation, SyncHistories, SyncPoint, Untranslatable, load_sync_histories,
 };
+use crate::pipeline::aborted::AbortedTracker;
 use crate::policy::{Decision, should_replicate_topic};
 use crate::progress::{SourceProgress, read_progress_timed};
 
@@ -178,7 +179,7 @@ pub async fn translate_group(
         })?;
     let checkpoints: Vec<&Checkpoint> = view.checkpoints.group(group).collect();
     let mut partitions = match &source_offsets {
-        Ok(offsets) => from_source(flow, view, offsets, &checkpoints),
+        Ok(offsets) => from_source(clients, view, offsets, &checkpoints).await,
         Err(_) => from_checkpoints(flow, &checkpoints),
     };
     for p in &mut partitions {
@@ -208,43 +209,122 @@ fn checkpoint_of(
         })
 }
 
-fn from_source(
-    flow: &FlowConfig,
+async fn from_source(
+    clients: &OpsClients,
     view: &OffsetsView,
     offsets: &BTreeMap<TopicPartition, GroupOffset>,
     checkpoints: &[&Checkpoint],
 ) -> Vec<PartitionTranslation> {
-    offsets
-        .iter()
-        .filter_map(|(tp, committed)| {
-            let Decision::Replicate { target_name } = should_replicate_topic(flow, &tp.topic)
-            else {
-                return None;
+    let flow = &clients.flow;
+    let mut out = Vec::new();
+    for (tp, committed) in offsets {
+        let Decision::Replicate { target_name } = should_replicate_topic(flow, &tp.topic) else {
+            continue;
+        };
+        let (target_offset, mut derived_from) = match view.histories.translate(tp, committed.offset)
+        {
+            Ok(t) => (Some(t.offset), t.derivation.into()),
+            Err(Untranslatable::NoSyncs) => (None, DerivedFrom::NoHistory { oldest: None }),
+            Err(Untranslatable::OlderThanHistory { oldest }) => (
+                None,
+                DerivedFrom::NoHistory {
+                    oldest: Some(oldest),
+                },
+            ),
+        };
+        // Past the last copied record: the group is ahead of the copy, unless all it read since are records
+        // the flow does not copy (transaction markers, aborted records): then the copy's end is exact.
+        if let Some((progress, _)) = view.progress.get(tp)
+            && let Some(downstream) = progress.downstream
+            && committed.offset > progress.offset + 1
+            && target_offset == Some(downstream + 1)
+        {
+            derived_from = DerivedFrom::AheadOfCopy {
+                uncopied: committed.offset - progress.offset - 1,
             };
-            let (target_offset, derived_from) = match view.histories.translate(tp, committed.offset)
+            if let Ok(source) = &clients.source
+                && let Ok(false) =
+                    copyable_between(source, flow, tp, progress.offset + 1, committed.offset).await
             {
-                Ok(t) => (Some(t.offset), t.derivation.into()),
-                Err(Untranslatable::NoSyncs) => (None, DerivedFrom::NoHistory { oldest: None }),
-                Err(Untranslatable::OlderThanHistory { oldest }) => (
-                    None,
-                    DerivedFrom::NoHistory {
-                        oldest: Some(oldest),
-                    },
-                ),
+                derived_from = DerivedFrom::Exact;
+            }
+        }
+        out.push(PartitionTranslation {
+            source_topic: tp.topic.clone(),
+            partition: tp.partition,
+            source_offset: committed.offset,
+            checkpoint: checkpoint_of(checkpoints, &target_name, tp.partition),
+            target_topic: target_name,
+            target_offset,
+            derived_from,
+            metadata: committed.metadata.clone().unwrap_or_default(),
+            target_committed: None,
+        });
+    }
+    out
+}
+
+/// Whether the source holds a record the flow would copy at an offset in `[from, until)`. A batch overlapping
+/// the range counts (a compacted batch may hold none there); when the answer is unclear, it is yes.
+async fn copyable_between(
+    source: &Client,
+    flow: &FlowConfig,
+    tp: &TopicPartition,
+    from: i64,
+    until: i64,
+) -> Result<bool, kmirror_kafka::Error> {
+    let isolation = match flow.isolation_level {
+        IsolationLevel::ReadCommitted => Isolation::ReadCommitted,
+        IsolationLevel::ReadUncommitted => Isolation::ReadUncommitted,
+    };
+    let mut aborted = AbortedTracker::default();
+    let mut at = from;
+    for _ in 0..16 {
+        if at >= until {
+            return Ok(false);
+        }
+        let mut req = FetchRequest::new(vec![FetchPartition {
+            tp: tp.clone(),
+            offset: at,
+            max_bytes: 1 << 20,
+        }]);
+        req.isolation = isolation;
+        req.max_wait = Duration::from_millis(100);
+        let Some(fetched) = source.fetch(&req).await?.into_iter().next() else {
+            return Ok(true);
+        };
+        let data = fetched.result?;
+        if isolation == Isolation::ReadCommitted {
+            aborted.add(
+                data.aborted_transactions
+                    .iter()
+                    .map(|a| (a.producer_id, a.first_offset)),
+            );
+        }
+        let mut moved = false;
+        for item in data.batches() {
+            let Ok((header, bytes)) = item else {
+                break;
             };
-            Some(PartitionTranslation {
-                source_topic: tp.topic.clone(),
-                partition: tp.partition,
-                source_offset: committed.offset,
-                checkpoint: checkpoint_of(checkpoints, &target_name, tp.partition),
-                target_topic: target_name,
-                target_offset,
-                derived_from,
-                metadata: committed.metadata.clone().unwrap_or_default(),
-                target_committed: None,
-            })
-        })
-        .collect()
+            if header.next_offset() <= at {
+                continue;
+            }
+            if header.base_offset >= until {
+                return Ok(false);
+            }
+            let skipped = header.is_control()
+                || (isolation == Isolation::ReadCommitted && aborted.is_aborted(&header, &bytes));
+            if !skipped {
+                return Ok(true);
+            }
+            at = header.next_offset();
+            moved = true;
+        }
+        if !moved {
+            return Ok(true);
+        }
+    }
+    Ok(true)
 }
 
 fn from_checkpoints(flow: &FlowConfig, checkpoints: &[&Checkpoint]) -> Vec<PartitionTranslation> {
