@@ -1,5 +1,6 @@
 //! The `kmirror` binary: argument parsing, logging setup and signals; the work happens in the `kmirror` crate.
 
+mod offsets;
 mod run;
 mod validate;
 
@@ -23,6 +24,10 @@ enum Command {
     Run(run::Args),
     /// Load and check a config file, then print the resolved plan (exit 0 if valid, 2 if not).
     Validate(validate::Args),
+    /// Where a consumer group stands on a flow's target: its source offsets translated, and how.
+    Translate(offsets::TranslateArgs),
+    /// Move consumer groups to a flow's target: last checkpoint, translated offsets committed there, a report.
+    Failover(offsets::FailoverArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -31,6 +36,8 @@ fn main() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Translate(args) => offsets::translate(&args),
+        Command::Failover(args) => offsets::failover_cmd(&args),
     }
 }
 

@@ -9,6 +9,7 @@ mod cluster;
 mod java;
 mod names;
 mod records;
+mod transactions;
 mod wait;
 
 pub use cluster::{Cluster, SaslCredentials, TlsFiles, cluster, repo_root};
@@ -18,4 +19,5 @@ pub use records::{
     Compression, ProducedRecord, ReadRecord, RecordContent, TopicSpec, create_topic, produce,
     read_all, topic_end_offsets,
 };
+pub use transactions::{Transaction, produce_transactions};
 pub use wait::{wait_until, wait_until_async};

@@ -17,6 +17,7 @@ use crate::config::{AutoOffsetReset, Config, FlowConfig, IsolationLevel};
 use crate::discovery::{MirroredTopic, TopicSync, ensure_internal_topic};
 use crate::internal_records::{OutRecord, encode_batch};
 use crate::mm2::OffsetSync;
+use crate::offsets::{GroupOffsetsTask, SyncHistories, SyncPoint, load_sync_histories};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::context::{FlowContext, OffsetMaps, ProgressBook, SyncBook};
 use crate::pipeline::fetcher::{FetchEvent, FetchSettings, FetcherCmd, run_fetcher};
@@ -47,6 +48,9 @@ const PARTITION_BUFFER_BYTES: usize = 2 << 20;
 const FLOW_BUFFER_BYTES: usize = 24 << 20;
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 const RESTART_BACKOFF: Duration = Duration::from_secs(10);
+const SYNC_HISTORY_READ_TIMEOUT: Duration = Duration::from_secs(120);
+/// Offset-syncs per produced batch (about 40 bytes each).
+const SYNCS_PER_BATCH: usize = 2000;
 /// Kafka's default `max.message.bytes`, used when the target did not say.
 const DEFAULT_MAX_MESSAGE_BYTES: i32 = 1_048_588;
 
@@ -113,13 +117,31 @@ pub async fn run_flow(
         progress: ProgressBook::default(),
         offset_syncs: SyncBook::default(),
         offset_maps: OffsetMaps::default(),
+        sync_history: read_sync_history(&flow, &clients).await,
     });
     for (tp, p) in &stored {
         ctx.progress.load(tp, p.clone());
         if let Some(downstream) = p.downstream {
-            lock(&ctx.offset_maps.get_or_create(tp)).seed(p.offset, downstream);
+            // Rebuild the exact map from the syncs kmirror wrote (both ends of every run) up to the stored
+            // progress, so positions copied before the restart still translate exactly.
+            let end = SyncPoint {
+                source: p.offset,
+                target: downstream,
+            };
+            let runs = ctx.sync_history.exact_runs_ending_at(tp, end);
+            lock(&ctx.offset_maps.get_or_create(tp)).seed_runs(runs);
+            ctx.sync_history.push_if_newer(tp, end);
         }
     }
+    let group_offsets = tokio::spawn(
+        GroupOffsetsTask::new(
+            ctx.clone(),
+            flow.clone(),
+            clients.source.clone(),
+            clients.target.clone(),
+        )
+        .run(shutdown.clone()),
+    );
 
     let syncs = OffsetSyncWriter::open(&flow, &clients).await;
     let mut topic_sync = TopicSync::new(
@@ -292,10 +314,30 @@ pub async fn run_flow(
     }
     while tasks.join_next().await.is_some() {}
     let _ = fetcher.await;
+    let _ = group_offsets.await;
     commit_progress(&ctx, &store).await;
     syncs.write(&ctx).await;
     tracing::info!(flow = %name, "flow stopped; progress committed");
     Ok(())
+}
+
+/// The offset-syncs written so far (by kmirror or MM2). Without them checkpoints are still exact for what this
+/// run copies; older positions are then not translated.
+async fn read_sync_history(flow: &FlowConfig, clients: &FlowClients) -> SyncHistories {
+    let topic = flow.offset_syncs_topic();
+    match load_sync_histories(&clients.offset_syncs, &topic, SYNC_HISTORY_READ_TIMEOUT).await {
+        Ok((history, malformed)) => {
+            if malformed > 0 {
+                tracing::warn!(flow = %flow.name(), topic, malformed, "skipped offset-sync records that do not decode");
+            }
+            history
+        }
+        Err(e) => {
+            tracing::warn!(flow = %flow.name(), topic, error = %e, "cannot read the offset-syncs back; \
+                positions copied before this start may not be translated");
+            SyncHistories::default()
+        }
+    }
 }
 
 async fn commit_progress(ctx: &FlowContext, store: &ProgressStore) {
@@ -445,6 +487,11 @@ impl Starter {
         };
         if committed.is_ok() {
             for (tp, p) in initial {
+                // Everything after `p.offset` is copied: a group positioned at or before the first copied
+                // record (e.g. on a gap at the start) translates to where the copy begins.
+                if let Some(downstream) = p.downstream {
+                    lock(&self.ctx.offset_maps.get_or_create(&tp)).seed(p.offset, downstream);
+                }
                 self.ctx.progress.load(&tp, p);
             }
         }
@@ -578,39 +625,57 @@ impl OffsetSyncWriter {
     async fn write(&self, ctx: &FlowContext) {
         let pending = ctx.offset_syncs.take();
         let Some(producer) = &self.producer else {
+            remember(ctx, &pending);
             return;
         };
-        if pending.is_empty() {
-            return;
-        }
         let now = now_ms();
-        let records: Vec<OutRecord> = pending
-            .iter()
-            .map(|(tp, s)| {
-                let sync = OffsetSync {
-                    topic: tp.topic.clone(),
-                    partition: tp.partition,
-                    upstream_offset: s.source,
-                    downstream_offset: s.target,
-                };
-                sync.encode_key().map(|key| OutRecord {
-                    key: Some(Bytes::from(key)),
-                    value: Some(Bytes::from(sync.encode_value())),
-                    timestamp: now,
+        let mut written = 0;
+        // One produce request per chunk: a backlog of syncs must not exceed the broker's batch size limit.
+        for chunk in pending.chunks(SYNCS_PER_BATCH) {
+            let records: Vec<OutRecord> = chunk
+                .iter()
+                // The point before a fresh start (offset -1 on a side) is no record: MM2 readers never see it.
+                .filter(|(_, s)| s.source >= 0 && s.target >= 0)
+                .filter_map(|(tp, s)| {
+                    let sync = OffsetSync {
+                        topic: tp.topic.clone(),
+                        partition: tp.partition,
+                        upstream_offset: s.source,
+                        downstream_offset: s.target,
+                    };
+                    let key = sync.encode_key().ok()?;
+                    Some(OutRecord {
+                        key: Some(Bytes::from(key)),
+                        value: Some(Bytes::from(sync.encode_value())),
+                        timestamp: now,
+                    })
                 })
-            })
-            .filter_map(Result::ok)
-            .collect();
-        let sent = match encode_batch(&records) {
-            Ok(batch) => producer
-                .send(TopicPartition::new(self.topic.clone(), 0), batch)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(e) = sent {
-            tracing::warn!(flow = %ctx.flow, topic = %self.topic, error = %e, "writing offset-syncs failed");
-            ctx.offset_syncs.push_front(pending);
+                .collect();
+            if !records.is_empty() {
+                let sent = match encode_batch(&records) {
+                    Ok(batch) => producer
+                        .send(TopicPartition::new(self.topic.clone(), 0), batch)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = sent {
+                    tracing::warn!(flow = %ctx.flow, topic = %self.topic, error = %e, "writing offset-syncs failed");
+                    break;
+                }
+            }
+            written += chunk.len();
         }
+        remember(ctx, &pending[..written]);
+        if written < pending.len() {
+            ctx.offset_syncs.push_front(pending[written..].to_vec());
+        }
+    }
+}
+
+/// Adds written syncs to the flow's history, in the order they were written.
+fn remember(ctx: &FlowContext, syncs: &[(TopicPartition, SyncPoint)]) {
+    for (tp, s) in syncs {
+        ctx.sync_history.push(tp, *s);
     }
 }

@@ -28,6 +28,22 @@ pub async fn read_to_end(
     topic: &str,
     timeout: Duration,
 ) -> Result<BTreeMap<i32, Vec<InRecord>>, ReadError> {
+    let mut out: BTreeMap<i32, Vec<InRecord>> = BTreeMap::new();
+    read_each(client, topic, timeout, |partition, record| {
+        out.entry(partition).or_default().push(record);
+    })
+    .await?;
+    Ok(out)
+}
+
+/// Like [`read_to_end`], handing each record to `each(partition, record)` as it is read (in offset order per
+/// partition) instead of collecting them: for topics too large to hold (MM2's offset-syncs).
+pub async fn read_each(
+    client: &Client,
+    topic: &str,
+    timeout: Duration,
+    mut each: impl FnMut(i32, InRecord),
+) -> Result<(), ReadError> {
     let kafka = |source| ReadError::Kafka {
         topic: topic.to_string(),
         source,
@@ -37,7 +53,7 @@ pub async fn read_to_end(
         .await
         .map_err(kafka)?;
     let Some(t) = metadata.topics.get(topic) else {
-        return Ok(BTreeMap::new());
+        return Ok(());
     };
     let partitions: Vec<TopicPartition> = t
         .partitions
@@ -64,7 +80,6 @@ pub async fn read_to_end(
             position.insert(tp.partition, (start, end));
         }
     }
-    let mut out: BTreeMap<i32, Vec<InRecord>> = BTreeMap::new();
     let deadline = Instant::now() + timeout;
     while !position.is_empty() {
         if Instant::now() > deadline {
@@ -98,9 +113,9 @@ pub async fn read_to_end(
                 topic: topic.to_string(),
                 message: e.to_string(),
             })?;
-            out.entry(pf.tp.partition)
-                .or_default()
-                .extend(records.into_iter().filter(|r| r.offset < end));
+            for r in records.into_iter().filter(|r| r.offset < end) {
+                each(pf.tp.partition, r);
+            }
             if next >= end {
                 position.remove(&pf.tp.partition);
             } else {
@@ -108,5 +123,5 @@ pub async fn read_to_end(
             }
         }
     }
-    Ok(out)
+    Ok(())
 }

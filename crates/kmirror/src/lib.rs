@@ -11,7 +11,9 @@
 //! - [`heartbeat`]: MM2 heartbeats in the target's `heartbeats` topic
 //! - [`mm2`]: byte-compatible codecs for heartbeats, checkpoints and offset-syncs — pure
 //! - [`pipeline`]: fetcher and per-partition forwarders, resume decisions, read_committed filtering
-//! - [`offsets`]: the exact source→target offset map built from produce acknowledgements
+//! - [`offsets`]: the exact source→target offset map built from produce acknowledgements, offset-syncs read
+//!   back, translation, MM2 checkpoints and consumer-group offset sync
+//! - [`ops`]: operator commands beside the service: translate a group's offsets, fail groups over
 //! - [`progress`]: replication progress in MM2's Connect offset format
 //! - [`telemetry`], [`api`]: metrics, the status board and the HTTP endpoints
 
@@ -24,6 +26,7 @@ pub mod internal_records;
 pub mod internal_topics;
 pub mod mm2;
 pub mod offsets;
+pub mod ops;
 pub mod pipeline;
 pub mod policy;
 pub mod progress;

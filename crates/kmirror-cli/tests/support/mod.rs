@@ -1,6 +1,8 @@
 //! Running the real `kmirror` binary in end-to-end tests, as an operator would.
 #![allow(dead_code)]
 
+pub mod groups;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -146,3 +146,56 @@ fn offset_syncs_decode_and_reencode_identically() {
         }
     );
 }
+
+/// MM2's own offset-syncs, read back into kmirror's history, translate MM2's own checkpoints: on this plain
+/// topic (target offsets equal source offsets) consecutive MM2 syncs with equal differences prove exactness,
+/// so every checkpointed position lands exactly where MM2's coarser answer only approached.
+#[test]
+fn mm2_offset_syncs_translate_mm2_checkpoints_exactly() {
+    use crate::internal_records::InRecord;
+    use crate::offsets::{CheckpointStore, Derivation, SyncHistories, SyncPoint};
+    use kmirror_kafka::TopicPartition;
+
+    let histories = SyncHistories::default();
+    for r in of_topic(|t| t == "mm2-offset-syncs.B.internal") {
+        let s = OffsetSync::decode(&r.key, &r.value).expect("decodes");
+        histories.push(
+            &TopicPartition::new(s.topic, s.partition),
+            SyncPoint {
+                source: s.upstream_offset,
+                target: s.downstream_offset,
+            },
+        );
+    }
+    let records: Vec<InRecord> = of_topic(|t| t == "A.checkpoints.internal")
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| InRecord {
+            offset: i as i64,
+            key: Some(r.key.into()),
+            value: Some(r.value.into()),
+            timestamp: r.timestamp,
+        })
+        .collect();
+    let (store, malformed) = CheckpointStore::from_records(&records);
+    assert_eq!(malformed, 0);
+    assert_eq!(
+        store.len(),
+        4,
+        "the latest checkpoint per (group, partition)"
+    );
+    for group in store.groups() {
+        for c in store.group(&group) {
+            let upstream = TopicPartition::new("golden.orders", c.partition);
+            let t = histories
+                .translate(&upstream, c.upstream_offset)
+                .expect("covered by MM2's syncs");
+            assert_eq!(
+                (t.offset, t.derivation),
+                (c.upstream_offset, Derivation::Exact),
+                "{c:?}"
+            );
+            assert!(t.offset >= c.downstream_offset, "never behind MM2: {c:?}");
+        }
+    }
+}

@@ -38,6 +38,9 @@ pub enum Translation {
     /// Exactly this target offset: everything before it on the target was consumed on the source, nothing
     /// after it was.
     Exact(i64),
+    /// The consumer is past the last copied record: it continues at the copy's end (`target`) and will
+    /// re-read the `uncopied` records it consumed once they are copied.
+    AheadOfCopy { target: i64, uncopied: i64 },
     /// The source offset is older than the retained history: no safe answer from this map.
     OlderThanHistory,
     /// Nothing has been copied yet.
@@ -48,6 +51,11 @@ pub enum Translation {
 pub struct OffsetRuns {
     runs: VecDeque<Run>,
     max_runs: usize,
+    /// The last sync point handed out, so a run of one record (start = end) is published once.
+    last_sync: Option<SyncPoint>,
+    /// Publish the next copied record even if it extends a run: the first record after a (re)start is always
+    /// synced (as in MM2), so a reader of the syncs can see where the copy resumed.
+    publish_next: bool,
 }
 
 impl OffsetRuns {
@@ -55,17 +63,30 @@ impl OffsetRuns {
         Self {
             runs: VecDeque::new(),
             max_runs: max_runs.max(2),
+            last_sync: None,
+            publish_next: true,
         }
     }
 
     /// Starts the map from a known point (e.g. reloaded progress): `source` was copied to `target`.
     pub fn seed(&mut self, source: i64, target: i64) {
+        self.publish_next = true;
         self.runs.clear();
         self.runs.push_back(Run {
             source_start: source,
             target_start: target,
             len: 1,
         });
+    }
+
+    /// Starts the map from runs rebuilt elsewhere (ascending, e.g. from offset-syncs read back after a restart).
+    pub fn seed_runs(&mut self, runs: impl IntoIterator<Item = Run>) {
+        self.publish_next = true;
+        self.runs.clear();
+        self.runs.extend(runs.into_iter().filter(|r| r.len > 0));
+        while self.runs.len() > self.max_runs {
+            self.runs.pop_front();
+        }
     }
 
     /// Records that records with these source offsets (ascending) were written to target offsets
@@ -85,14 +106,20 @@ impl OffsetRuns {
                 if let Some(last) = self.runs.back_mut() {
                     last.len += 1;
                 }
-            } else {
-                if let Some(last) = self.runs.back() {
-                    syncs.push(SyncPoint {
-                        source: last.source_end() - 1,
-                        target: last.target_end() - 1,
-                    });
+                if self.publish_next {
+                    self.emit(&mut syncs, SyncPoint { source, target });
                 }
-                syncs.push(SyncPoint { source, target });
+            } else {
+                if let Some(last) = self.runs.back().copied() {
+                    self.emit(
+                        &mut syncs,
+                        SyncPoint {
+                            source: last.source_end() - 1,
+                            target: last.target_end() - 1,
+                        },
+                    );
+                }
+                self.emit(&mut syncs, SyncPoint { source, target });
                 self.runs.push_back(Run {
                     source_start: source,
                     target_start: target,
@@ -106,6 +133,14 @@ impl OffsetRuns {
         syncs
     }
 
+    fn emit(&mut self, syncs: &mut Vec<SyncPoint>, point: SyncPoint) {
+        self.publish_next = false;
+        if self.last_sync != Some(point) {
+            syncs.push(point);
+            self.last_sync = Some(point);
+        }
+    }
+
     /// Records a dense span `first..first+count` landing at `target_base..`.
     pub fn record_dense(&mut self, first: i64, count: i64, target_base: i64) -> Vec<SyncPoint> {
         // A dense span that extends the last run, or starts a new one, changes at most one boundary, so
@@ -113,11 +148,10 @@ impl OffsetRuns {
         if count <= 0 {
             return Vec::new();
         }
-        let mut syncs = self.record(std::iter::once(first), target_base);
+        let syncs = self.record(std::iter::once(first), target_base);
         if let Some(last) = self.runs.back_mut() {
             last.len += count - 1;
         }
-        syncs.dedup();
         syncs
     }
 
@@ -137,8 +171,14 @@ impl OffsetRuns {
         if source < first.source_start {
             return Translation::OlderThanHistory;
         }
-        if source >= last.source_end() {
+        if source == last.source_end() {
             return Translation::Exact(last.target_end());
+        }
+        if source > last.source_end() {
+            return Translation::AheadOfCopy {
+                target: last.target_end(),
+                uncopied: source - last.source_end(),
+            };
         }
         // The run containing `source`, or the last run before it (then `source` sits in the gap after it).
         let idx = self.runs.partition_point(|r| r.source_start <= source) - 1;
@@ -154,7 +194,7 @@ impl OffsetRuns {
         }
     }
 
-    pub fn runs(&self) -> impl Iterator<Item = &Run> {
+    pub fn runs(&self) -> impl Iterator<Item = &Run> + '_ {
         self.runs.iter()
     }
 }
@@ -178,7 +218,13 @@ mod tests {
         assert_eq!(m.translate(0), Translation::Exact(0));
         assert_eq!(m.translate(7), Translation::Exact(7));
         assert_eq!(m.translate(15), Translation::Exact(15));
-        assert_eq!(m.translate(100), Translation::Exact(15));
+        assert_eq!(
+            m.translate(100),
+            Translation::AheadOfCopy {
+                target: 15,
+                uncopied: 85
+            }
+        );
     }
 
     #[test]
@@ -225,6 +271,15 @@ mod tests {
     }
 
     #[test]
+    fn single_record_runs_publish_each_point_once() {
+        let mut m = OffsetRuns::new(16);
+        let mut syncs = m.record([0, 2, 4], 0);
+        syncs.extend(m.record([6, 7], 3));
+        let points: Vec<(i64, i64)> = syncs.iter().map(|s| (s.source, s.target)).collect();
+        assert_eq!(points, vec![(0, 0), (2, 1), (4, 2), (6, 3)]);
+    }
+
+    #[test]
     fn history_is_bounded_and_says_so() {
         let mut m = OffsetRuns::new(2);
         m.record([0, 10, 20], 0);
@@ -239,12 +294,20 @@ mod tests {
         let mut m = OffsetRuns::new(8);
         m.seed(499, 480);
         assert_eq!(m.translate(500), Translation::Exact(481));
-        assert!(m.record_dense(500, 10, 481).is_empty());
+        assert_eq!(
+            m.record_dense(500, 10, 481),
+            vec![SyncPoint {
+                source: 500,
+                target: 481
+            }],
+            "the first record after a restart is synced"
+        );
+        assert!(m.record_dense(510, 10, 491).is_empty());
         assert_eq!(
             m.last(),
             Some(SyncPoint {
-                source: 509,
-                target: 490
+                source: 519,
+                target: 500
             })
         );
     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use kmirror_kafka::{Producer, TopicPartition};
 
 use super::forwarder::lock;
-use crate::offsets::{OffsetRuns, SyncPoint};
+use crate::offsets::{OffsetRuns, SyncHistories, SyncPoint};
 use crate::progress::SourceProgress;
 use crate::telemetry::{Metrics, StatusBoard};
 
@@ -23,6 +23,9 @@ pub struct FlowContext {
     pub progress: ProgressBook,
     pub offset_syncs: SyncBook,
     pub offset_maps: OffsetMaps,
+    /// Offset-syncs read back at start and every sync written since: translation for positions older than
+    /// the live maps remember.
+    pub sync_history: SyncHistories,
 }
 
 /// The latest acknowledged position of every source partition; the committer persists what changed.

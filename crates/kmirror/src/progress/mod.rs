@@ -8,4 +8,4 @@ pub use connect_format::{
     SOURCE_CONNECTOR, SourceProgress, decode_progress_key, decode_progress_value,
     encode_progress_key, encode_progress_value, murmur2, partition_for_key,
 };
-pub use store::{ProgressError, ProgressStore, progress_topic};
+pub use store::{ProgressError, ProgressStore, progress_topic, read_progress, read_progress_timed};

@@ -26,6 +26,56 @@ pub enum ProgressError {
     Commit { topic: String, message: String },
 }
 
+/// The latest progress of every partition of source cluster `source_alias`, read from its progress topic on
+/// `target` without writing anything (for tools that run beside the replicating process).
+pub async fn read_progress(
+    target: &Client,
+    source_alias: &str,
+) -> Result<HashMap<TopicPartition, SourceProgress>, ProgressError> {
+    Ok(read_progress_timed(target, source_alias)
+        .await?
+        .into_iter()
+        .map(|(tp, (p, _))| (tp, p))
+        .collect())
+}
+
+/// [`read_progress`] with each entry's record timestamp (when it was committed, epoch ms).
+pub async fn read_progress_timed(
+    target: &Client,
+    source_alias: &str,
+) -> Result<HashMap<TopicPartition, (SourceProgress, i64)>, ProgressError> {
+    let records = read_to_end(
+        target,
+        &progress_topic(source_alias),
+        Duration::from_secs(120),
+    )
+    .await?;
+    let mut out = HashMap::new();
+    for (_, records) in records {
+        for r in records {
+            let Some(key) = r.key.as_deref() else {
+                continue;
+            };
+            let Some((cluster, topic, partition)) = decode_progress_key(key) else {
+                continue;
+            };
+            if cluster != source_alias {
+                continue;
+            }
+            let tp = TopicPartition::new(topic, partition);
+            match decode_progress_value(r.value.as_deref()) {
+                Some(p) => {
+                    out.insert(tp, (p, r.timestamp));
+                }
+                None => {
+                    out.remove(&tp);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Progress of one flow's source partitions, kept in the target cluster.
 #[derive(Debug, Clone)]
 pub struct ProgressStore {
@@ -55,31 +105,7 @@ impl ProgressStore {
     /// The latest progress of every source partition of this source cluster, whoever wrote it (kmirror or
     /// MirrorMaker 2). Later records win; tombstones reset.
     pub async fn load(&self) -> Result<HashMap<TopicPartition, SourceProgress>, ProgressError> {
-        let records = read_to_end(&self.target, &self.topic, Duration::from_secs(120)).await?;
-        let mut out = HashMap::new();
-        for (_, records) in records {
-            for r in records {
-                let Some(key) = r.key.as_deref() else {
-                    continue;
-                };
-                let Some((cluster, topic, partition)) = decode_progress_key(key) else {
-                    continue;
-                };
-                if cluster != self.source_alias {
-                    continue;
-                }
-                let tp = TopicPartition::new(topic, partition);
-                match decode_progress_value(r.value.as_deref()) {
-                    Some(p) => {
-                        out.insert(tp, p);
-                    }
-                    None => {
-                        out.remove(&tp);
-                    }
-                }
-            }
-        }
-        Ok(out)
+        read_progress(&self.target, &self.source_alias).await
     }
 
     /// Writes these positions (one batch per progress-topic partition) and waits for the target to

@@ -1,0 +1,273 @@
+//! `kmirror translate` and `kmirror failover`: consumer-group positions on a flow's target, computed beside
+//! the replicating process from the offset-syncs, the stored progress and the checkpoints.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use kmirror::config::Config;
+use kmirror::ops::{
+    FailoverReport, GroupTranslation, OffsetsView, OpsClients, failover, translate_group,
+};
+
+/// Exit code for an invalid config (as `kmirror validate`).
+const INVALID: u8 = 2;
+
+/// Arguments of `kmirror translate`.
+#[derive(Debug, clap::Args)]
+pub struct TranslateArgs {
+    /// The config file (`mm2.properties` or `kmirror.toml`).
+    #[arg(long, short)]
+    config: PathBuf,
+    /// The flow, `SOURCE->TARGET`.
+    #[arg(long)]
+    flow: String,
+    /// The consumer group.
+    #[arg(long)]
+    group: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `kmirror failover`.
+#[derive(Debug, clap::Args)]
+pub struct FailoverArgs {
+    /// The config file (`mm2.properties` or `kmirror.toml`).
+    #[arg(long, short)]
+    config: PathBuf,
+    /// The flow whose target the groups move to, `SOURCE->TARGET`.
+    #[arg(long)]
+    flow: String,
+    /// Only groups matching this regex (full match), within the flow's `groups` / `groups.exclude`.
+    #[arg(long)]
+    groups: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn load(path: &Path) -> Option<Config> {
+    match Config::load(path) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("error: {e}");
+            None
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+pub fn translate(args: &TranslateArgs) -> anyhow::Result<ExitCode> {
+    let Some(config) = load(&args.config) else {
+        return Ok(ExitCode::from(INVALID));
+    };
+    let result = runtime()?.block_on(async {
+        let clients = OpsClients::connect(&config, &args.flow).await?;
+        let view = OffsetsView::read(&clients).await?;
+        translate_group(&clients, &view, &args.group).await
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        print!("{}", render_translation(&result));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn failover_cmd(args: &FailoverArgs) -> anyhow::Result<ExitCode> {
+    let Some(config) = load(&args.config) else {
+        return Ok(ExitCode::from(INVALID));
+    };
+    let groups = args
+        .groups
+        .as_deref()
+        .map(|g| regex::Regex::new(&format!("^(?:{g})$")))
+        .transpose()
+        .context("--groups is not a valid regex")?;
+    let report = runtime()?.block_on(async {
+        let clients = OpsClients::connect(&config, &args.flow).await?;
+        failover(&clients, groups.as_ref()).await
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render_failover(&report));
+    }
+    let failed = report
+        .groups
+        .iter()
+        .any(|g| g.outcome != "synced" && g.outcome != "already_ahead");
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Left-aligned columns.
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("{s:<w$}", w = widths[i]))
+            .collect();
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    }
+    out
+}
+
+fn opt(v: Option<i64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+fn translation_rows(t: &GroupTranslation) -> Vec<Vec<String>> {
+    let mut rows = vec![
+        [
+            "SOURCE-TOPIC",
+            "PARTITION",
+            "SOURCE-OFFSET",
+            "TARGET-TOPIC",
+            "TARGET-OFFSET",
+            "COMMITTED-ON-TARGET",
+            "CHECKPOINT",
+            "DERIVED-FROM",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for p in &t.partitions {
+        rows.push(vec![
+            p.source_topic.clone(),
+            p.partition.to_string(),
+            p.source_offset.to_string(),
+            p.target_topic.clone(),
+            opt(p.target_offset),
+            opt(p.target_committed),
+            p.checkpoint.map_or_else(
+                || "-".into(),
+                |c| format!("{}->{}", c.upstream, c.downstream),
+            ),
+            p.derived_from.to_string(),
+        ]);
+    }
+    rows
+}
+
+fn render_translation(t: &GroupTranslation) -> String {
+    let mut out = format!("flow {}, group {}\n", t.flow, t.group);
+    if let Some(e) = &t.source_error {
+        let _ = writeln!(
+            out,
+            "the source did not answer ({e}): showing the group's last checkpoints"
+        );
+    }
+    if t.partitions.is_empty() {
+        out.push_str("the group has no committed offsets on topics this flow mirrors\n");
+        return out;
+    }
+    out.push_str(&table(&translation_rows(t)));
+    out
+}
+
+fn render_failover(r: &FailoverReport) -> String {
+    let mut out = format!(
+        "failover of flow {}: source {}\n",
+        r.flow,
+        if r.source_reachable {
+            "reachable: offsets translated now"
+        } else {
+            "NOT reachable: using the last checkpoints"
+        }
+    );
+    let _ = writeln!(out, "checkpoints written: {}", r.checkpoints_written);
+    for g in &r.groups {
+        let _ = writeln!(
+            out,
+            "\ngroup {}: {} (state on target: {}{})",
+            g.translation.group,
+            g.outcome,
+            g.target_state.as_deref().unwrap_or("?"),
+            g.source_state
+                .as_deref()
+                .filter(|s| *s != "Empty" && *s != "Dead")
+                .map_or_else(String::new, |s| format!(
+                    "; still {s} on the source: its consumers there keep moving"
+                ))
+        );
+        out.push_str(&table(&translation_rows(&g.translation)));
+    }
+    match r.total_lag_records {
+        Some(lag) => {
+            let _ = writeln!(
+                out,
+                "\nreplication lag: {lag} records on the source not on the target at the last progress commit"
+            );
+        }
+        None => out.push_str("\nreplication lag: unknown (the source did not answer)\n"),
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    if let Some(at) = r.last_progress_ms {
+        let _ = writeln!(out, "last progress commit: {} s ago", (now - at) / 1000);
+    }
+    match r.last_source_heartbeat_ms {
+        Some(at) => {
+            let _ = writeln!(
+                out,
+                "newest source heartbeat on the target: {} s ago (data written on the source after it may be missing)",
+                (now - at) / 1000
+            );
+        }
+        None => out.push_str("no source heartbeats on the target\n"),
+    }
+    let behind: Vec<Vec<String>> = r
+        .lag
+        .iter()
+        .filter(|l| l.lag_records.is_some_and(|lag| lag > 0))
+        .map(|l| {
+            vec![
+                l.source_topic.clone(),
+                l.partition.to_string(),
+                l.copied_up_to.to_string(),
+                opt(l.source_end),
+                opt(l.lag_records),
+            ]
+        })
+        .collect();
+    if !behind.is_empty() {
+        let mut rows = vec![
+            [
+                "SOURCE-TOPIC",
+                "PARTITION",
+                "COPIED-UP-TO",
+                "SOURCE-END",
+                "LAG",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        rows.extend(behind);
+        out.push_str(&table(&rows));
+    }
+    out
+}

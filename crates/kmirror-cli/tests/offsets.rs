@@ -1,0 +1,661 @@
+//! End to end: consumer groups moving from A to B through kmirror's checkpoints and group-offset sync, checked
+//! only with Kafka's Java tools (console consumer, consumer-groups) and librdkafka. A group that consumed part
+//! of a topic on A must, on B, read exactly the records it had not consumed: none skipped, none repeated —
+//! on plain topics, compacted topics with gaps, and topics with transaction markers and aborted transactions.
+//! Scenarios S1, S2 and S6 of the design notes; MM2 test-suite items 31-42.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kmirror_testkit::{
+    Compression, ProducedRecord, ReadRecord, TopicSpec, Transaction, cluster, create_topic,
+    produce, produce_transactions, read_all, unique_name, unique_topic,
+};
+use support::groups::{Consumed, committed, consume, state};
+use support::{Mirror, mm2_properties, tail, wait_for_records};
+
+const WAIT: Duration = Duration::from_secs(180);
+
+fn plain_records(n: usize, partitions: i32, tag: &str) -> Vec<ProducedRecord> {
+    (0..n)
+        .map(|i| ProducedRecord {
+            partition: (i % partitions as usize) as i32,
+            key: Some(format!("k-{tag}-{i}").into_bytes()),
+            value: Some(format!("v-{tag}-{i}").into_bytes()),
+            headers: Vec::new(),
+            timestamp: None,
+        })
+        .collect()
+}
+
+fn text(b: &Option<Vec<u8>>) -> String {
+    b.as_deref()
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .unwrap_or_else(|| "null".into())
+}
+
+/// Properties of a flow `src->dst` copying `topics` and syncing groups matching `groups` every second.
+fn flow_properties(src: &str, dst: &str, topics: &str, groups: &str, extra: &str) -> String {
+    mm2_properties(
+        src,
+        dst,
+        &format!(
+            "{src}->{dst}.enabled = true\n{src}->{dst}.topics = {topics}\n{src}->{dst}.groups = {groups}\n\
+             emit.checkpoints.interval.seconds = 1\nsync.group.offsets.interval.seconds = 1\n\
+             refresh.groups.interval.seconds = 1\nrefresh.topics.interval.seconds = 1\n{extra}"
+        ),
+    )
+}
+
+/// What a group moved from A to B reads on B, compared with what it had left on A.
+#[derive(Debug, Default)]
+struct Moved {
+    consumed_on_source: usize,
+    remaining_on_source: usize,
+    read_on_target: usize,
+    skipped: usize,
+    repeated: usize,
+}
+
+/// The group has consumed part of `topic` on A and committed. Waits until its offsets on B are exactly where
+/// an independent count says they must be (the number of A's readable records below its A offset, per
+/// partition), then reads on B with the same group and compares with what remained on A.
+async fn check_moved_group(
+    mirror: &Mirror,
+    topic: &str,
+    remote: &str,
+    group: &str,
+    partitions: i32,
+) -> Moved {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let on_a = committed(&a.bootstrap, group, topic);
+    assert_eq!(
+        on_a.len(),
+        partitions as usize,
+        "the group must have committed on every partition of {topic} on A: {on_a:?}"
+    );
+    let records: Vec<ReadRecord> = read_all(&a.bootstrap, topic).await;
+    let mut expected: BTreeMap<i32, i64> = (0..partitions).map(|p| (p, 0)).collect();
+    let mut remaining: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    let mut consumed = 0;
+    for r in &records {
+        if r.offset < on_a[&r.partition] {
+            *expected.entry(r.partition).or_default() += 1;
+            consumed += 1;
+        } else {
+            remaining
+                .entry(r.partition)
+                .or_default()
+                .push(text(&r.value));
+        }
+    }
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let on_b = committed(&b.bootstrap, group, remote);
+        if on_b == expected {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "group {group} on B: {on_b:?}, expected {expected:?} (A: {on_a:?}); kmirror log:\n{}",
+            tail(&mirror.log_text(), 60)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let read: Vec<Consumed> = consume(&b.bootstrap, remote, group, None, 8000, &[]);
+    let mut read_by_partition: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    for c in &read {
+        read_by_partition
+            .entry(c.partition)
+            .or_default()
+            .push(c.value.clone());
+    }
+    let remaining_set: BTreeSet<&String> = remaining.values().flatten().collect();
+    let read_set: BTreeSet<&String> = read.iter().map(|c| &c.value).collect();
+    let moved = Moved {
+        consumed_on_source: consumed,
+        remaining_on_source: remaining_set.len(),
+        read_on_target: read.len(),
+        skipped: remaining_set.difference(&read_set).count(),
+        repeated: read.len() - read_set.intersection(&remaining_set).count(),
+    };
+    println!("group {group} moved A->B on {topic}: {moved:?}");
+    assert_eq!(
+        (moved.skipped, moved.repeated, moved.read_on_target),
+        (0, 0, moved.remaining_on_source),
+        "{moved:?}; kmirror log:\n{}",
+        tail(&mirror.log_text(), 40)
+    );
+    assert_eq!(
+        read_by_partition, remaining,
+        "per partition, B's records in order are exactly the ones the group had not consumed on A"
+    );
+    moved
+}
+
+fn run_kmirror(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kmirror"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run kmirror");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// S1/S2, items 31, 37, 38: 7,000 of 20,000 records on 6 partitions consumed on A; on B the group reads the
+/// other 13,000, none skipped, none repeated; `kmirror translate` says the same, exactly.
+#[tokio::test(flavor = "multi_thread")]
+async fn group_moved_to_the_target_reads_exactly_what_it_had_not_consumed() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("moved");
+    let group = unique_name("grp-moved");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 6)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(20_000, 6, "moved"),
+        Compression::Lz4,
+    )
+    .await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let mirror = Mirror::start(&flow_properties(&src, &dst, &topic, &group, ""));
+    let remote = format!("{src}.{topic}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, 20_000, WAIT).await;
+    let first = consume(
+        &a.bootstrap,
+        &topic,
+        &group,
+        Some(7_000),
+        30_000,
+        &["--from-beginning"],
+    );
+    assert_eq!(first.len(), 7_000);
+    let moved = check_moved_group(&mirror, &topic, &remote, &group, 6).await;
+    assert_eq!(moved.consumed_on_source + moved.remaining_on_source, 20_000);
+
+    let (ok, stdout, stderr) = run_kmirror(&[
+        "translate",
+        "--config",
+        mirror.config.to_str().expect("utf-8 path"),
+        "--flow",
+        &format!("{src}->{dst}"),
+        "--group",
+        &group,
+        "--json",
+    ]);
+    assert!(ok, "kmirror translate failed: {stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("translate --json");
+    let on_a = committed(&a.bootstrap, &group, &topic);
+    let partitions = json["partitions"].as_array().expect("partitions");
+    assert_eq!(partitions.len(), 6, "{stdout}");
+    for p in partitions {
+        let partition = p["partition"].as_i64().expect("partition") as i32;
+        assert_eq!(p["target_topic"], remote.as_str());
+        assert_eq!(
+            p["target_offset"].as_i64(),
+            Some(on_a[&partition]),
+            "plain topic copied from its start: same offsets ({stdout})"
+        );
+        assert_eq!(p["derived_from"]["kind"], "exact", "{stdout}");
+        assert_eq!(
+            p["checkpoint"]["downstream"].as_i64(),
+            Some(on_a[&partition])
+        );
+    }
+}
+
+/// S6, items 26 and 38 done exactly: a compacted source (every other record of the first round removed by the
+/// cleaner) has offset gaps the copy does not; a group positioned anywhere still lands exactly.
+#[tokio::test(flavor = "multi_thread")]
+async fn compacted_topic_with_gaps_translates_exactly() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("compacted");
+    let group = unique_name("grp-compacted");
+    create_topic(
+        &a.bootstrap,
+        &TopicSpec::new(&topic, 3)
+            .config("cleanup.policy", "compact")
+            .config("segment.ms", "100")
+            .config("min.cleanable.dirty.ratio", "0.001"),
+    )
+    .await;
+    let n = 3_000;
+    let round = |range: std::ops::Range<usize>, tag: &str, key: &dyn Fn(usize) -> String| {
+        range
+            .map(|i| ProducedRecord {
+                partition: (i % 3) as i32,
+                key: Some(key(i).into_bytes()),
+                value: Some(format!("v-{tag}-{i}").into_bytes()),
+                headers: Vec::new(),
+                timestamp: None,
+            })
+            .collect::<Vec<_>>()
+    };
+    // Round 1: keys 0..n; round 2 rewrites every other one of them; round 3: new keys. Each round goes to a
+    // new segment (segment.ms = 100), so the cleaner removes round 1's rewritten keys: gaps all over round 1.
+    produce(
+        &a.bootstrap,
+        &topic,
+        &round(0..n, "one", &|i| format!("k{i}")),
+        Compression::None,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let rewritten: Vec<ProducedRecord> = round(0..n, "two", &|i| format!("k{i}"))
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| (i / 3) % 2 == 0)
+        .map(|(_, r)| r)
+        .collect();
+    let rewritten_count = rewritten.len();
+    produce(&a.bootstrap, &topic, &rewritten, Compression::None).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &round(0..n, "three", &|i| format!("u{i}")),
+        Compression::None,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &round(0..3, "roll", &|i| format!("r{i}")),
+        Compression::None,
+    )
+    .await;
+    let compacted = n + n + 3;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = read_all(&a.bootstrap, &topic).await.len();
+        if left == compacted {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cleaner did not compact {topic}: {left} records, expected {compacted} (rewrote {rewritten_count})"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let mirror = Mirror::start(&flow_properties(&src, &dst, &topic, &group, ""));
+    let remote = format!("{src}.{topic}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, compacted as i64, WAIT).await;
+    // Positioned inside the gappy first round.
+    let first = consume(
+        &a.bootstrap,
+        &topic,
+        &group,
+        Some(700),
+        30_000,
+        &["--from-beginning"],
+    );
+    assert_eq!(first.len(), 700);
+    check_moved_group(&mirror, &topic, &remote, &group, 3).await;
+}
+
+/// Item 3 and S6: transaction markers and aborted transactions on the source (copied read_committed) leave
+/// gaps; groups consuming read_committed on A land exactly on B.
+#[tokio::test(flavor = "multi_thread")]
+async fn transactional_topic_with_aborts_translates_exactly() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("txn");
+    let group = unique_name("grp-txn");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 3)).await;
+    let transactions: Vec<Transaction> = (0..60)
+        .map(|t| Transaction {
+            records: plain_records(50, 3, &format!("t{t}")),
+            commit: t % 3 != 1,
+        })
+        .collect();
+    produce_transactions(&a.bootstrap, &topic, transactions).await;
+    let committed_records = 40 * 50;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let mirror = Mirror::start(&flow_properties(
+        &src,
+        &dst,
+        &topic,
+        &group,
+        &format!("{src}.consumer.isolation.level = read_committed\n"),
+    ));
+    let remote = format!("{src}.{topic}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, committed_records, WAIT).await;
+    let first = consume(
+        &a.bootstrap,
+        &topic,
+        &group,
+        Some(777),
+        30_000,
+        &["--from-beginning", "--isolation-level", "read_committed"],
+    );
+    assert_eq!(first.len(), 777);
+    check_moved_group(&mirror, &topic, &remote, &group, 3).await;
+}
+
+/// Item 37 and §4: a group with members on B is left alone — reported once (log and /status), not retried in a
+/// storm — and once it is empty there, its offsets (ahead of the translation) are never rewound.
+#[tokio::test(flavor = "multi_thread")]
+async fn group_active_on_the_target_is_left_alone_and_never_rewound() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("busy");
+    let group = unique_name("grp-busy");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 2)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(2_000, 2, "busy"),
+        Compression::None,
+    )
+    .await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let port = 21000 + (std::process::id() % 20000) as u16;
+    let mirror = Mirror::start(&flow_properties(
+        &src,
+        &dst,
+        &topic,
+        &group,
+        &format!("kmirror.http.listen = 127.0.0.1:{port}\n"),
+    ));
+    let remote = format!("{src}.{topic}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, 2_000, WAIT).await;
+
+    // A member of the group on B, reading everything there (it commits its own positions: the end).
+    let b_bootstrap = b.bootstrap.clone();
+    let (remote2, group2) = (remote.clone(), group.clone());
+    let member = std::thread::spawn(move || {
+        consume(
+            &b_bootstrap,
+            &remote2,
+            &group2,
+            None,
+            40_000,
+            &["--from-beginning"],
+        )
+    });
+    let deadline = Instant::now() + WAIT;
+    while state(&b.bootstrap, &group) != "Stable" {
+        assert!(Instant::now() < deadline, "the member never joined on B");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Now the group commits on A, and kmirror would like to sync it.
+    let part = consume(
+        &a.bootstrap,
+        &topic,
+        &group,
+        Some(500),
+        30_000,
+        &["--from-beginning"],
+    );
+    assert_eq!(part.len(), 500);
+    let deadline = Instant::now() + WAIT;
+    let needle = format!("consumer group '{group}' is active");
+    while !mirror.log_text().contains(&needle) {
+        assert!(
+            Instant::now() < deadline,
+            "kmirror never reported the active group; log:\n{}",
+            tail(&mirror.log_text(), 40)
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let status = http_get(port, "/status");
+    assert!(
+        status.contains(&needle),
+        "the status view shows the active group: {status}"
+    );
+    // Several sync rounds later (1 s apart) it was still reported only once.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        mirror.log_text().matches(&needle).count(),
+        1,
+        "reported once, not at every round"
+    );
+    let read = member.join().expect("member thread");
+    assert_eq!(read.len(), 2_000, "the B member read all of B");
+    let own = committed(&b.bootstrap, &group, &remote);
+    assert_eq!(own.values().sum::<i64>(), 2_000, "{own:?}");
+    // Empty now, with offsets ahead of the translated ones (~250 per partition): never rewound.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(committed(&b.bootstrap, &group, &remote), own);
+    let deadline = Instant::now() + WAIT;
+    while http_get(port, "/status").contains(&needle) {
+        assert!(
+            Instant::now() < deadline,
+            "the problem stays on /status after the group emptied"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Item 41 and restart exactness: after a restart, positions copied before it (rebuilt from the offset-syncs
+/// kmirror wrote at both ends of every run) and at the copied end translate exactly.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_restart_old_positions_and_the_copied_end_translate_exactly() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("restart");
+    let (early, late) = (unique_name("grp-rs-early"), unique_name("grp-rs-late"));
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 2)).await;
+    let transactions: Vec<Transaction> = (0..20)
+        .map(|t| Transaction {
+            records: plain_records(40, 2, &format!("r{t}")),
+            commit: t % 4 != 3,
+        })
+        .collect();
+    produce_transactions(&a.bootstrap, &topic, transactions).await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let props = flow_properties(
+        &src,
+        &dst,
+        &topic,
+        "grp-rs-.*",
+        &format!("{src}.consumer.isolation.level = read_committed\n"),
+    );
+    let mut mirror = Mirror::start(&props);
+    let remote = format!("{src}.{topic}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, 15 * 40, WAIT).await;
+    assert_eq!(mirror.stop(), Some(0));
+
+    // While kmirror is down: one group reads a little, the other everything.
+    let isolation = ["--from-beginning", "--isolation-level", "read_committed"];
+    assert_eq!(
+        consume(&a.bootstrap, &topic, &early, Some(123), 30_000, &isolation).len(),
+        123
+    );
+    assert_eq!(
+        consume(&a.bootstrap, &topic, &late, None, 8_000, &isolation).len(),
+        600
+    );
+    mirror.restart();
+    check_moved_group(&mirror, &topic, &remote, &early, 2).await;
+    check_moved_group(&mirror, &topic, &remote, &late, 2).await;
+
+    // Outside the process too: positions from the start to past the last commit marker are exact.
+    for group in [&early, &late] {
+        let (ok, stdout, stderr) = run_kmirror(&[
+            "translate",
+            "--config",
+            mirror.config.to_str().expect("utf-8 path"),
+            "--flow",
+            &format!("{src}->{dst}"),
+            "--group",
+            group,
+            "--json",
+        ]);
+        assert!(ok, "{stderr}");
+        let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+        for p in json["partitions"].as_array().expect("partitions") {
+            assert_eq!(p["derived_from"]["kind"], "exact", "{stdout}");
+            assert_eq!(
+                p["target_offset"], p["checkpoint"]["downstream"],
+                "{stdout}"
+            );
+        }
+    }
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    );
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// S2: `kmirror failover` with periodic group sync off. Planned (source reachable): the group's offsets are
+/// translated now, written as a last checkpoint and committed on B. Unplanned (source address dead): the last
+/// checkpoints are committed. Either way the group then reads on B exactly what it had not read on A.
+#[tokio::test(flavor = "multi_thread")]
+async fn failover_command_moves_groups_planned_and_unplanned() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("failover");
+    let prefix = unique_name("grp-fo");
+    let (planned, unplanned) = (format!("{prefix}-planned"), format!("{prefix}-unplanned"));
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 3)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(3_000, 3, "fo"),
+        Compression::Gzip,
+    )
+    .await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let flow = format!("{src}->{dst}");
+    let mut mirror = Mirror::start(&flow_properties(
+        &src,
+        &dst,
+        &topic,
+        &format!("{prefix}-.*"),
+        "sync.group.offsets.enabled = false\n",
+    ));
+    let remote = format!("{src}.{topic}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, 3_000, WAIT).await;
+    let config = mirror.config.to_str().expect("utf-8 path").to_string();
+
+    // The unplanned group's last checkpoint is where it stands (it does not move afterwards).
+    assert_eq!(
+        consume(
+            &a.bootstrap,
+            &topic,
+            &unplanned,
+            Some(900),
+            30_000,
+            &["--from-beginning"]
+        )
+        .len(),
+        900
+    );
+    let on_a = committed(&a.bootstrap, &unplanned, &topic);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (ok, stdout, stderr) = run_kmirror(&[
+            "translate",
+            "--config",
+            &config,
+            "--flow",
+            &flow,
+            "--group",
+            &unplanned,
+            "--json",
+        ]);
+        assert!(ok, "{stderr}");
+        let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+        let checkpointed = json["partitions"]
+            .as_array()
+            .expect("partitions")
+            .iter()
+            .filter(|p| {
+                let partition = p["partition"].as_i64().unwrap_or(-1) as i32;
+                p["checkpoint"]["upstream"].as_i64() == on_a.get(&partition).copied()
+            })
+            .count();
+        if checkpointed == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoints for {unplanned}: {stdout}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        consume(
+            &a.bootstrap,
+            &topic,
+            &planned,
+            Some(1_200),
+            30_000,
+            &["--from-beginning"]
+        )
+        .len(),
+        1_200
+    );
+    assert_eq!(mirror.stop(), Some(0));
+    assert!(
+        committed(&b.bootstrap, &planned, &remote).is_empty(),
+        "periodic group sync is off"
+    );
+
+    let (ok, stdout, stderr) = run_kmirror(&[
+        "failover", "--config", &config, "--flow", &flow, "--groups", &planned, "--json",
+    ]);
+    assert!(ok, "planned failover failed: {stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("failover --json");
+    assert_eq!(report["source_reachable"], true, "{stdout}");
+    assert_eq!(report["total_lag_records"], 0, "{stdout}");
+    assert_eq!(
+        report["groups"].as_array().map(Vec::len),
+        Some(1),
+        "{stdout}"
+    );
+    assert_eq!(report["groups"][0]["outcome"], "synced", "{stdout}");
+    assert!(
+        report["checkpoints_written"].as_i64() >= Some(3),
+        "{stdout}"
+    );
+    check_moved_group(&mirror, &topic, &remote, &planned, 3).await;
+
+    // Unplanned: the source is gone (its address no longer answers); only B's records remain.
+    let dead = std::fs::read_to_string(&config)
+        .expect("config")
+        .replace(&a.bootstrap, "127.0.0.1:1");
+    let dead_config = mirror.config.with_file_name("dead-source.properties");
+    std::fs::write(&dead_config, dead).expect("write config");
+    let (ok, stdout, stderr) = run_kmirror(&[
+        "failover",
+        "--config",
+        dead_config.to_str().expect("utf-8 path"),
+        "--flow",
+        &flow,
+        "--groups",
+        &unplanned,
+        "--json",
+    ]);
+    assert!(ok, "unplanned failover failed: {stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("failover --json");
+    assert_eq!(report["source_reachable"], false, "{stdout}");
+    assert_eq!(report["groups"][0]["outcome"], "synced", "{stdout}");
+    assert!(
+        report["last_progress_ms"].as_i64().is_some(),
+        "the report says when the copy was last known to be complete: {stdout}"
+    );
+    for p in report["groups"][0]["partitions"]
+        .as_array()
+        .expect("partitions")
+    {
+        assert_eq!(p["derived_from"]["kind"], "last_checkpoint", "{stdout}");
+    }
+    check_moved_group(&mirror, &topic, &remote, &unplanned, 3).await;
+}

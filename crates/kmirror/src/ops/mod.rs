@@ -1,0 +1,12 @@
+//! Operator commands that run beside (or instead of) the replicating process, built on the engine's modules:
+//! translating a group's offsets, failing a group over to the target.
+
+mod clients;
+mod failover;
+mod translate;
+
+pub use clients::{OpsClients, OpsError};
+pub use failover::{FailoverGroup, FailoverReport, PartitionLag, failover};
+pub use translate::{
+    DerivedFrom, GroupTranslation, OffsetsView, PartitionTranslation, translate_group,
+};
