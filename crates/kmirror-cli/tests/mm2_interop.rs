@@ -220,7 +220,7 @@ fn interop_properties(src: &str, dst: &str, topic: &str, groups: &str) -> String
         src,
         dst,
         &format!(
-            "{src}->{dst}.enabled = true\n{src}->{dst}.topics = {topic}\n{src}->{dst}.groups = {groups}\n\
+            "{src}->{dst}.enabled = true\n{src}->{dst}.topics = {topic}, heartbeats\n{src}->{dst}.groups = {groups}\n\
              emit.checkpoints.interval.seconds = 1\nsync.group.offsets.enabled = true\n\
              sync.group.offsets.interval.seconds = 1\nrefresh.groups.interval.seconds = 1\n\
              refresh.topics.interval.seconds = 1\noffset.flush.interval.ms = 1000\n\
