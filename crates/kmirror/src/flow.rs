@@ -163,8 +163,14 @@ pub async fn run_flow(
         ..FetchSettings::default()
     };
     let read_committed = settings.isolation == Isolation::ReadCommitted;
+    // A broker answers one connection's requests one at a time, so a long-polling fetch would hold every other
+    // source request (list offsets when partitions start, group offsets) behind it: the fetcher gets
+    // connections of its own.
+    let fetch_client = Client::connect(clients.source.config().clone())
+        .await
+        .map_err(|e| setup(format!("connecting the fetcher: {e}")))?;
     let fetcher = tokio::spawn(run_fetcher(
-        clients.source.clone(),
+        fetch_client,
         settings,
         ctx.clone(),
         cmd_rx,
