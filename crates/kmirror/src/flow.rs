@@ -132,6 +132,9 @@ pub async fn run_flow(
             ctx.sync_history.push_if_newer(tp, end);
         }
     }
+    // Stopped with the flow, whichever way it returns.
+    let group_offsets_stop = shutdown.child_token();
+    let _stop_group_offsets = group_offsets_stop.clone().drop_guard();
     let group_offsets = tokio::spawn(
         GroupOffsetsTask::new(
             ctx.clone(),
@@ -139,7 +142,7 @@ pub async fn run_flow(
             clients.source.clone(),
             clients.target.clone(),
         )
-        .run(shutdown.clone()),
+        .run(group_offsets_stop),
     );
 
     let syncs = OffsetSyncWriter::open(&flow, &clients).await;
