@@ -133,6 +133,9 @@ pub async fn run_flow(
             ctx.sync_history.push_if_newer(tp, end);
         }
     }
+    // Stopped with the flow, whichever way it returns.
+    let group_offsets_stop = shutdown.child_token();
+    let _stop_group_offsets = group_offsets_stop.clone().drop_guard();
     let group_offsets = tokio::spawn(
         GroupOffsetsTask::new(
             ctx.clone(),
@@ -140,7 +143,7 @@ pub async fn run_flow(
             clients.source.clone(),
             clients.target.clone(),
         )
-        .run(shutdown.clone()),
+        .run(group_offsets_stop),
     );
 
     let syncs = OffsetSyncWriter::open(&flow, &clients).await;
@@ -163,8 +166,14 @@ pub async fn run_flow(
         },
         ..FetchSettings::default()
     };
+    // A broker answers one connection's requests one at a time, so a long-polling fetch would hold every other
+    // source request (list offsets when partitions start, group offsets) behind it: the fetcher gets
+    // connections of its own.
+    let fetch_client = Client::connect(clients.source.config().clone())
+        .await
+        .map_err(|e| setup(format!("connecting the fetcher: {e}")))?;
     let fetcher = tokio::spawn(run_fetcher(
-        clients.source.clone(),
+        fetch_client,
         settings,
         ctx.clone(),
         cmd_rx,

@@ -37,6 +37,8 @@ use crate::telemetry::{Metrics, StatusBoard};
 const DESCRIBE_CHUNK: usize = 100;
 const SOURCE_SUBJECT: &str = "source cluster";
 const TARGET_SUBJECT: &str = "target cluster";
+/// Topics per CreateTopics request.
+const CREATE_TOPICS_CHUNK: usize = 100;
 const ACL_SUBJECT: &str = "topic ACLs";
 
 /// A source topic the flow mirrors and whose remote topic exists.
@@ -737,10 +739,15 @@ impl TopicSync {
         if new_topics.is_empty() {
             return Vec::new();
         }
-        let results = match self.target.create_topics(&new_topics).await {
-            Ok(r) => r.into_iter().map(|(_, r)| r).collect::<Vec<_>>(),
-            Err(e) => new_topics.iter().map(|_| Err(e.clone())).collect(),
-        };
+        // Brokers refuse an excessively large CreateTopics batch as a whole (thousands of topics at the first
+        // refresh of a big cluster), so create in chunks; one failing chunk does not hold back the others.
+        let mut results = Vec::with_capacity(new_topics.len());
+        for chunk in new_topics.chunks(CREATE_TOPICS_CHUNK) {
+            match self.target.create_topics(chunk).await {
+                Ok(r) => results.extend(r.into_iter().map(|(_, r)| r)),
+                Err(e) => results.extend(chunk.iter().map(|_| Err(e.clone()))),
+            }
+        }
         let mut describe_later = Vec::new();
         for (((topic, min_insync), request), result) in
             creating.iter().zip(&new_topics).zip(results)

@@ -32,6 +32,7 @@ const FETCH_CONCURRENCY: usize = 8;
 const CHECKPOINTS_PER_BATCH: usize = 500;
 const LOAD_TIMEOUT: Duration = Duration::from_secs(60);
 const SUBJECT: &str = "checkpoints";
+const GROUPS_SUBJECT: &str = "consumer groups";
 
 /// Checkpoints and group-offset sync for one flow.
 #[derive(Debug)]
@@ -50,6 +51,9 @@ pub struct GroupOffsetsTask {
     active: BTreeSet<String>,
     /// Groups whose sync last failed, with the failure, so a repeated failure is logged once.
     failing: BTreeMap<String, String>,
+    /// Open problems of this task by subject (checkpoints topic, listing groups), each logged once until it
+    /// changes or is resolved.
+    problems: BTreeMap<&'static str, String>,
 }
 
 impl GroupOffsetsTask {
@@ -68,6 +72,7 @@ impl GroupOffsetsTask {
             groups_listed_at: None,
             active: BTreeSet::new(),
             failing: BTreeMap::new(),
+            problems: BTreeMap::new(),
         }
     }
 
@@ -110,8 +115,7 @@ impl GroupOffsetsTask {
     /// that move forward.
     pub async fn checkpoint_round(&mut self) {
         if let Err(message) = self.prepare().await {
-            tracing::warn!(flow = %self.ctx.flow, topic = %self.topic, "{message}; retrying");
-            self.ctx.status.problem(&self.ctx.flow, SUBJECT, message);
+            self.report(SUBJECT, message);
             return;
         }
         self.refresh_groups().await;
@@ -147,21 +151,39 @@ impl GroupOffsetsTask {
             }
         }
         if due.is_empty() {
+            self.resolve(SUBJECT);
             return;
         }
         if self.flow.emit_checkpoints.enabled
             && let Err(message) = self.write(&due).await
         {
-            tracing::warn!(flow = %self.ctx.flow, topic = %self.topic, "{message}; retrying");
-            self.ctx.status.problem(&self.ctx.flow, SUBJECT, message);
+            self.report(SUBJECT, message);
             return;
         }
-        self.ctx.status.resolve(&self.ctx.flow, SUBJECT);
+        self.resolve(SUBJECT);
         tracing::debug!(flow = %self.ctx.flow, checkpoints = due.len(), "checkpoints emitted");
         if let Some(store) = self.store.as_mut() {
             for c in due {
                 store.insert(c);
             }
+        }
+    }
+
+    /// Logs a problem once (until it changes or is resolved) and shows it on the status board.
+    fn report(&mut self, subject: &'static str, message: String) {
+        if self.problems.get(subject) != Some(&message) {
+            tracing::warn!(flow = %self.ctx.flow, topic = %self.topic, "{message}; retrying");
+        }
+        self.ctx
+            .status
+            .problem(&self.ctx.flow, subject, message.clone());
+        self.problems.insert(subject, message);
+    }
+
+    fn resolve(&mut self, subject: &'static str) {
+        if self.problems.remove(subject).is_some() {
+            self.ctx.status.resolve(&self.ctx.flow, subject);
+            tracing::info!(flow = %self.ctx.flow, topic = %self.topic, "{subject}: working again");
         }
     }
 
@@ -242,15 +264,11 @@ impl GroupOffsetsTask {
                     .filter(|g| should_replicate_group(&self.flow, g).is_ok())
                     .collect();
                 self.groups_listed_at = Some(Instant::now());
-                self.ctx.status.resolve(&self.ctx.flow, "consumer groups");
+                self.resolve(GROUPS_SUBJECT);
             }
             Err(e) => {
-                tracing::warn!(flow = %self.ctx.flow, error = %e, "cannot list the source's consumer groups; retrying");
-                self.ctx.status.problem(
-                    &self.ctx.flow,
-                    "consumer groups",
-                    format!("cannot list consumer groups on {}: {e}", self.flow.source),
-                );
+                let message = format!("cannot list consumer groups on {}: {e}", self.flow.source);
+                self.report(GROUPS_SUBJECT, message);
             }
         }
     }
