@@ -229,7 +229,7 @@ async fn kill_9_mid_copy_then_restart_loses_and_duplicates_nothing() {
     let topic = unique_topic("crash");
     create_topic(&a.bootstrap, &TopicSpec::new(&topic, 4)).await;
     let total = 120_000;
-    for chunk in records(total, 4, "crash").chunks(20_000) {
+    for chunk in incompressible_records(total, 4, "crash").chunks(20_000) {
         produce(&a.bootstrap, &topic, chunk, Compression::Lz4).await;
     }
     let (src, dst) = (unique_name("src"), unique_name("dst"));
@@ -241,31 +241,54 @@ async fn kill_9_mid_copy_then_restart_loses_and_duplicates_nothing() {
              replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy\n"
         ),
     );
+    // Kill at growing delays after each start (kmirror copies this backlog in well under a second, too fast
+    // to catch by watching the target); whenever a round finished the copy first, add more backlog.
+    let mut total = total as i64;
     let mut mirror = Mirror::start(&props);
-    let mut kills = 0;
-    for _ in 0..3 {
-        // Kill as soon as some, but not all, records are there.
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            let n = record_total(&b.bootstrap, &topic).await;
-            if n > 0 && n < total as i64 {
-                mirror.kill();
-                kills += 1;
+    let mut mid_copy_kills = 0;
+    for round in 0..10u64 {
+        tokio::time::sleep(Duration::from_millis(150 + 150 * round)).await;
+        mirror.kill();
+        let n = record_total(&b.bootstrap, &topic).await;
+        if n > 0 && n < total {
+            mid_copy_kills += 1;
+            if mid_copy_kills >= 2 {
                 break;
             }
-            if n >= total as i64 || std::time::Instant::now() > deadline {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        } else if n >= total {
+            let more = incompressible_records(60_000, 4, &format!("crash-more-{round}"));
+            produce(&a.bootstrap, &topic, &more, Compression::Lz4).await;
+            total += 60_000;
         }
         mirror.restart();
     }
-    assert!(
-        kills > 0,
-        "the copy finished before kmirror could be killed; make the backlog larger"
-    );
-    wait_for_records(&mirror, &b.bootstrap, &topic, total as i64, WAIT).await;
+    if !mirror.is_running() {
+        mirror.restart();
+    }
+    assert!(mid_copy_kills > 0, "no kill landed in the middle of a copy");
+    wait_for_records(&mirror, &b.bootstrap, &topic, total, WAIT).await;
     assert_same_records(&a.bootstrap, &topic, &b.bootstrap, &topic).await;
+}
+
+/// Records with 1 KiB of pseudo-random value each: compression cannot shrink them, so copying takes long
+/// enough to be interrupted.
+fn incompressible_records(n: usize, partitions: i32, tag: &str) -> Vec<ProducedRecord> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15 ^ tag.len() as u64;
+    records(n, partitions, tag)
+        .into_iter()
+        .map(|mut r| {
+            let value: Vec<u8> = (0..1024)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    (state >> 56) as u8
+                })
+                .collect();
+            r.value = Some(value);
+            r
+        })
+        .collect()
 }
 
 /// SIGTERM drains and commits; a restart copies only what is new.

@@ -34,7 +34,7 @@ fn flow(topics: &str, extra: &str) -> FlowConfig {
 fn flow_named(source: &str, target: &str, topics: &str, extra: &str) -> FlowConfig {
     let text = format!(
         "clusters = {source}, {target}\n{source}.bootstrap.servers = {}\n{target}.bootstrap.servers = {}\n\
-         {source}->{target}.enabled = true\ntopics = {topics}\n{extra}\n",
+         {source}->{target}.enabled = true\ntopics = {topics}\nheartbeats.replication.enabled = false\n{extra}\n",
         cluster("A").bootstrap,
         cluster("B").bootstrap
     );

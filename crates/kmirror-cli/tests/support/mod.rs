@@ -35,6 +35,7 @@ impl Mirror {
 
     /// Starts the process again on the same config (after `kill` or `stop`), appending to the same log.
     pub fn restart(&mut self) {
+        self.kill(); // never two kmirror processes on one config
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
