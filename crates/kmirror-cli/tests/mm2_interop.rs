@@ -11,25 +11,16 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use kmirror_testkit::{
-    Compression, ProducedRecord, TopicSpec, cluster, create_topic, kafka_tool, produce, read_all,
-    repo_root, unique_name, unique_topic,
+    Compression, TopicSpec, cluster, create_topic, kafka_tool, produce, read_all, repo_root,
+    unique_name, unique_topic,
 };
 use support::groups::{committed, consume};
-use support::{Mirror, assert_same_records, mm2_properties, record_total, tail, wait_for_records};
+use support::{
+    Mirror, assert_same_records, mm2_properties, plain_records, record_total, tail,
+    wait_for_records,
+};
 
 const WAIT: Duration = Duration::from_secs(240);
-
-fn records(n: usize, partitions: i32, tag: &str) -> Vec<ProducedRecord> {
-    (0..n)
-        .map(|i| ProducedRecord {
-            partition: (i % partitions as usize) as i32,
-            key: Some(format!("k-{tag}-{i}").into_bytes()),
-            value: Some(format!("v-{tag}-{i}").into_bytes()),
-            headers: Vec::new(),
-            timestamp: None,
-        })
-        .collect()
-}
 
 fn kafka_libs() -> PathBuf {
     std::env::var_os("KMIRROR_KAFKA_LIBS").map_or_else(
@@ -283,7 +274,7 @@ async fn mirrormaker2_client_api_reads_kmirror_checkpoints() {
     produce(
         &a.bootstrap,
         &topic,
-        &records(4_000, 4, "api"),
+        &plain_records(4_000, 4, "api"),
         Compression::Zstd,
     )
     .await;
@@ -343,7 +334,7 @@ async fn takeover_from_mirrormaker2_recopies_nothing_and_keeps_consumer_position
     produce(
         &a.bootstrap,
         &topic,
-        &records(3_000, 3, "one"),
+        &plain_records(3_000, 3, "one"),
         Compression::Lz4,
     )
     .await;
@@ -392,7 +383,7 @@ async fn takeover_from_mirrormaker2_recopies_nothing_and_keeps_consumer_position
     produce(
         &a.bootstrap,
         &topic,
-        &records(1_500, 3, "two"),
+        &plain_records(1_500, 3, "two"),
         Compression::Snappy,
     )
     .await;
@@ -447,7 +438,7 @@ async fn mirrormaker2_group_failover_for_comparison() {
     produce(
         &a.bootstrap,
         &topic,
-        &records(20_000, 6, "m"),
+        &plain_records(20_000, 6, "m"),
         Compression::Lz4,
     )
     .await;

@@ -15,21 +15,9 @@ use kmirror_testkit::{
     produce, produce_transactions, read_all, unique_name, unique_topic,
 };
 use support::groups::{Consumed, committed, consume, state};
-use support::{Mirror, mm2_properties, tail, wait_for_records};
+use support::{Mirror, mm2_properties, plain_records, tail, wait_for_records};
 
 const WAIT: Duration = Duration::from_secs(180);
-
-fn plain_records(n: usize, partitions: i32, tag: &str) -> Vec<ProducedRecord> {
-    (0..n)
-        .map(|i| ProducedRecord {
-            partition: (i % partitions as usize) as i32,
-            key: Some(format!("k-{tag}-{i}").into_bytes()),
-            value: Some(format!("v-{tag}-{i}").into_bytes()),
-            headers: Vec::new(),
-            timestamp: None,
-        })
-        .collect()
-}
 
 fn text(b: &Option<Vec<u8>>) -> String {
     b.as_deref()

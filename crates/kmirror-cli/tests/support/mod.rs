@@ -186,3 +186,16 @@ pub fn compare(a: &[ReadRecord], b: &[ReadRecord], source: &str, target: &str) {
         );
     }
 }
+
+/// Simple keyed records spread over `partitions`, for tests about positions rather than content.
+pub fn plain_records(n: usize, partitions: i32, tag: &str) -> Vec<kmirror_testkit::ProducedRecord> {
+    (0..n)
+        .map(|i| kmirror_testkit::ProducedRecord {
+            partition: (i % partitions as usize) as i32,
+            key: Some(format!("k-{tag}-{i}").into_bytes()),
+            value: Some(format!("v-{tag}-{i}").into_bytes()),
+            headers: Vec::new(),
+            timestamp: None,
+        })
+        .collect()
+}
