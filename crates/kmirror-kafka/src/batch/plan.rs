@@ -44,6 +44,11 @@ pub enum RebuildReason {
     /// batch without looking at the deltas and consumers then read wrong, overlapping offsets, so it must
     /// never be forwarded as is. (Compressed batches are safe: the broker re-numbers them itself.)
     OffsetDeltasNotConsecutive,
+    /// Written to a LogAppendTime topic: its consumers see the batch's maxTimestamp (the source broker's
+    /// append time) as every record's timestamp, while the records still carry their create times. The
+    /// target topic is CreateTime (MM2's config filter drops `message.timestamp.type`), so forwarding the
+    /// bytes would show the create times there; the records are re-encoded with the time source consumers see.
+    LogAppendTime,
 }
 
 /// Plans one complete fetched batch (`batch` is exactly its bytes, `header` its parsed header).
@@ -109,6 +114,9 @@ pub fn plan(
         )?
     {
         return Ok(Plan::Rebuild(RebuildReason::OffsetDeltasNotConsecutive));
+    }
+    if header.is_log_append_time() {
+        return Ok(Plan::Rebuild(RebuildReason::LogAppendTime));
     }
     Ok(Plan::Forward)
 }

@@ -59,10 +59,10 @@ fn codec_id(codec: Compression) -> Option<i16> {
 
 /// Decodes one complete batch (`batch` is exactly its bytes), after checking its CRC.
 ///
-/// Record timestamps are `baseTimestamp + delta`, the create times, also for LogAppendTime batches (whose
-/// consumers see the batch's maxTimestamp instead): the same times the fast path keeps once
-/// [`super::stamp_for_produce`] clears the LogAppendTime bit. The delete-horizon bit needs no care here:
-/// while it is set, baseTimestamp holds the horizon yet records are still `baseTimestamp + delta`.
+/// Record timestamps are those a consumer of the source sees: `baseTimestamp + delta` (the create time), or
+/// for a LogAppendTime batch its maxTimestamp, the broker's append time, for every record. The
+/// delete-horizon bit needs no care here: while it is set, baseTimestamp holds the horizon yet records are
+/// still `baseTimestamp + delta`.
 pub fn decode_batch(
     batch: &Bytes,
     max_decompressed_bytes: usize,
@@ -89,12 +89,17 @@ pub fn decode_batch(
         max_decompressed_bytes,
         header.base_offset,
     )?;
-    let records = decode_records(
+    let mut records = decode_records(
         &raw,
         header.record_count,
         header.base_offset,
         header.base_timestamp,
     )?;
+    if header.is_log_append_time() {
+        for record in &mut records {
+            record.timestamp = header.max_timestamp;
+        }
+    }
     Ok(DecodedBatch { header, records })
 }
 
@@ -159,9 +164,9 @@ pub fn encode_batch(records: &[Record], codec: Compression) -> Result<Vec<u8>, R
 /// most `options.max_batch_bytes`. Covers every [`super::RebuildReason`]: mid-batch resume, compacted
 /// (gapped) batches, oversized batches and bad offset deltas. Returns no batch when nothing is left.
 ///
-/// Keys, values, headers (order and repeats included) and create timestamps are kept. The output never
-/// carries the delete-horizon bit, so the target's own `delete.retention.ms` governs tombstones (a broker
-/// rebuild drops the bit too), nor the LogAppendTime bit (see [`decode_batch`]).
+/// Keys, values, headers (order and repeats included) and the timestamps source consumers see (see
+/// [`decode_batch`]) are kept; the output is CreateTime. It never carries the delete-horizon bit, so the
+/// target's own `delete.retention.ms` governs tombstones (a broker rebuild drops the bit too).
 pub fn rebuild(
     batch: &Bytes,
     next_offset: i64,

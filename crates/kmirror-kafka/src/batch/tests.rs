@@ -494,13 +494,34 @@ fn delete_horizon_batch_keeps_record_timestamps_and_loses_the_bit() {
     }
 }
 
+/// A LogAppendTime batch as a broker stores it: the records keep their create times, maxTimestamp holds
+/// the append time that consumers see for every record.
+fn log_append_time_batch(records: &[Record], codec_attr: i16, append_time: i64) -> Bytes {
+    let mut b = raw_batch(0, 1_000, 2, codec_attr | ATTR_LOG_APPEND_TIME, records).to_vec();
+    b[35..43].copy_from_slice(&append_time.to_be_bytes());
+    let crc = crc32c::crc32c(&b[21..]);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    Bytes::from(b)
+}
+
 #[test]
-fn log_append_time_batch_keeps_create_times_like_the_fast_path() {
-    let batch = raw_batch(0, 1_000, 2, 1 | ATTR_LOG_APPEND_TIME, &three(0));
-    let out = rebuild(&batch, 1, &RebuildOptions::new(1 << 20)).expect("rebuild");
-    let h = BatchHeader::parse(&out[0].bytes).expect("header");
-    assert!(!h.is_log_append_time());
-    assert_eq!(content(&decoded(&out[0].bytes)), content(&three(0)[1..]));
+fn log_append_time_batches_are_rebuilt_with_the_append_time_consumers_see() {
+    for codec_attr in [0, 3] {
+        let batch = log_append_time_batch(&three(0), codec_attr, 7_777);
+        assert_eq!(
+            plan_of(&batch, 0, 1 << 20, false),
+            Ok(Plan::Rebuild(RebuildReason::LogAppendTime))
+        );
+        let out = rebuild(&batch, 1, &RebuildOptions::new(1 << 20)).expect("rebuild");
+        let h = BatchHeader::parse(&out[0].bytes).expect("header");
+        assert!(!h.is_log_append_time(), "the target batch is CreateTime");
+        let mut expected = three(0)[1..].to_vec();
+        for r in &mut expected {
+            r.timestamp = 7_777;
+        }
+        assert_eq!(content(&decoded(&out[0].bytes)), content(&expected));
+        assert_eq!(out[0].source_offsets, vec![1, 2]);
+    }
 }
 
 #[test]
