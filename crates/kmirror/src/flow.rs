@@ -116,7 +116,7 @@ pub async fn run_flow(
         status: status.clone(),
         progress: ProgressBook::default(),
         offset_syncs: SyncBook::default(),
-        offset_maps: OffsetMaps::default(),
+        offset_maps: OffsetMaps::new(flow.offset_lag_max),
         sync_history: read_sync_history(&flow, &clients).await,
     });
     for (tp, p) in &stored {

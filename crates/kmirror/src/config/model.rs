@@ -397,8 +397,8 @@ pub struct FlowConfig {
     pub checkpoints_topic_replication_factor: Option<i32>,
     /// `heartbeats.topic.replication.factor`; `None`: min(3, brokers).
     pub heartbeats_topic_replication_factor: Option<i32>,
-    /// `offset.lag.max`: MM2 emits a sync at least every this many records. kmirror's syncs are exact; this bounds
-    /// how far a checkpoint may trail.
+    /// `offset.lag.max`: besides the exact run boundaries, an offset-sync at least every this many records, so
+    /// MM2 (reading kmirror's syncs after a switch back) re-reads at most this many per partition.
     pub offset_lag_max: i64,
     /// The source consumer's `isolation.level`.
     pub isolation_level: IsolationLevel,

@@ -4,6 +4,11 @@
 //! record it copied. Consecutive records whose offsets advance together on both sides form one run; a gap in
 //! the source (compaction, transaction markers, retention, records filtered out) starts a new one. Memory is
 //! bounded: only the newest `max_runs` runs are kept.
+//!
+//! Sync points are both ends of every run (exact for kmirror's own reader) and, inside a long run, a point at
+//! least every `sync_every` records (MM2's `offset.lag.max`): MirrorMaker 2 translates a position inside a
+//! run to one past the newest sync below it, so these bound what a group re-reads if the flow is ever
+//! handed back to MM2.
 
 use std::collections::VecDeque;
 
@@ -56,15 +61,29 @@ pub struct OffsetRuns {
     /// Publish the next copied record even if it extends a run: the first record after a (re)start is always
     /// synced (as in MM2), so a reader of the syncs can see where the copy resumed.
     publish_next: bool,
+    /// Records copied since the last sync point.
+    since_sync: i64,
+    /// Publish a point inside a run at least every this many records.
+    sync_every: i64,
 }
 
 impl OffsetRuns {
+    /// MM2's default `offset.lag.max`.
+    pub const DEFAULT_SYNC_EVERY: i64 = 100;
+
     pub fn new(max_runs: usize) -> Self {
+        Self::with_sync_every(max_runs, Self::DEFAULT_SYNC_EVERY)
+    }
+
+    /// A map publishing a point inside a run at least every `sync_every` records (`offset.lag.max`).
+    pub fn with_sync_every(max_runs: usize, sync_every: i64) -> Self {
         Self {
             runs: VecDeque::new(),
             max_runs: max_runs.max(2),
             last_sync: None,
             publish_next: true,
+            since_sync: 0,
+            sync_every: sync_every.max(1),
         }
     }
 
@@ -106,7 +125,8 @@ impl OffsetRuns {
                 if let Some(last) = self.runs.back_mut() {
                     last.len += 1;
                 }
-                if self.publish_next {
+                self.since_sync += 1;
+                if self.publish_next || self.since_sync >= self.sync_every {
                     self.emit(&mut syncs, SyncPoint { source, target });
                 }
             } else {
@@ -135,6 +155,7 @@ impl OffsetRuns {
 
     fn emit(&mut self, syncs: &mut Vec<SyncPoint>, point: SyncPoint) {
         self.publish_next = false;
+        self.since_sync = 0;
         if self.last_sync != Some(point) {
             syncs.push(point);
             self.last_sync = Some(point);
@@ -148,9 +169,15 @@ impl OffsetRuns {
         if count <= 0 {
             return Vec::new();
         }
-        let syncs = self.record(std::iter::once(first), target_base);
+        let mut syncs = self.record(std::iter::once(first), target_base);
         if let Some(last) = self.runs.back_mut() {
             last.len += count - 1;
+        }
+        self.since_sync += count - 1;
+        if self.since_sync >= self.sync_every
+            && let Some(point) = self.last()
+        {
+            self.emit(&mut syncs, point);
         }
         syncs
     }
@@ -277,6 +304,25 @@ mod tests {
         syncs.extend(m.record([6, 7], 3));
         let points: Vec<(i64, i64)> = syncs.iter().map(|s| (s.source, s.target)).collect();
         assert_eq!(points, vec![(0, 0), (2, 1), (4, 2), (6, 3)]);
+    }
+
+    #[test]
+    fn long_runs_publish_a_point_every_sync_every_records() {
+        let mut m = OffsetRuns::with_sync_every(16, 100);
+        let mut points = Vec::new();
+        let mut source = 0;
+        for batch in [30, 30, 30, 30, 250, 1, 99, 1] {
+            points.extend(m.record_dense(source, batch, source + 5));
+            source += batch;
+        }
+        let points: Vec<(i64, i64)> = points.iter().map(|s| (s.source, s.target)).collect();
+        // first record; then the last record of the batch reaching 100 since the previous point
+        assert_eq!(points, vec![(0, 5), (119, 124), (369, 374), (469, 474)]);
+        assert_eq!(m.runs().count(), 1, "points inside a run do not split it");
+        let mut per_record = OffsetRuns::with_sync_every(16, 3);
+        let syncs = per_record.record([10, 11, 12, 13, 14, 15, 16], 0);
+        let points: Vec<i64> = syncs.iter().map(|s| s.source).collect();
+        assert_eq!(points, vec![10, 13, 16]);
     }
 
     #[test]

@@ -92,12 +92,25 @@ impl SyncBook {
         }
     }
 
-    /// Puts back syncs that could not be written, ahead of newer ones.
+    /// Puts back syncs that could not be written, ahead of newer ones. While the offset-syncs topic cannot be
+    /// written, the backlog is kept under [`Self::MAX_PENDING`] by dropping every other one of its older half:
+    /// fewer points only make a reader's translation coarser (MM2's rule), never wrong.
     pub fn push_front(&self, mut syncs: Vec<(TopicPartition, SyncPoint)>) {
         let mut pending = lock(&self.pending);
         syncs.append(&mut pending);
+        if syncs.len() > Self::MAX_PENDING {
+            let half = syncs.len() / 2;
+            let mut index = 0;
+            syncs.retain(|_| {
+                index += 1;
+                index > half || index % 2 == 0
+            });
+        }
         *pending = syncs;
     }
+
+    /// Most syncs held back while their topic cannot be written.
+    pub const MAX_PENDING: usize = 100_000;
 
     pub fn take(&self) -> Vec<(TopicPartition, SyncPoint)> {
         std::mem::take(&mut *lock(&self.pending))
@@ -105,17 +118,37 @@ impl SyncBook {
 }
 
 /// The exact offset map of every partition of the flow, shared with checkpointing.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct OffsetMaps {
     maps: Mutex<BTreeMap<TopicPartition, Arc<Mutex<OffsetRuns>>>>,
+    /// `offset.lag.max`: a sync point inside a run at least every this many records.
+    sync_every: i64,
+}
+
+impl Default for OffsetMaps {
+    fn default() -> Self {
+        Self::new(OffsetRuns::DEFAULT_SYNC_EVERY)
+    }
 }
 
 impl OffsetMaps {
+    pub fn new(sync_every: i64) -> Self {
+        Self {
+            maps: Mutex::default(),
+            sync_every,
+        }
+    }
+
     /// The map of a source partition, created on first use.
     pub fn get_or_create(&self, tp: &TopicPartition) -> Arc<Mutex<OffsetRuns>> {
         lock(&self.maps)
             .entry(tp.clone())
-            .or_insert_with(|| Arc::new(Mutex::new(OffsetRuns::new(4096))))
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(OffsetRuns::with_sync_every(
+                    4096,
+                    self.sync_every,
+                )))
+            })
             .clone()
     }
 
