@@ -1,6 +1,7 @@
 //! Running the real `kmirror` binary in end-to-end tests, as an operator would.
 #![allow(dead_code)]
 
+pub mod checkpoints;
 pub mod groups;
 
 use std::path::PathBuf;
