@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use kmirror_testkit::{
     Compression, ProducedRecord, ReadRecord, TopicSpec, Transaction, cluster, create_topic,
-    produce, produce_transactions, read_all, unique_name, unique_topic,
+    kafka_tool, produce, produce_transactions, read_all, unique_name, unique_topic,
 };
+use support::checkpoints::checkpoints_via_java;
 use support::groups::{Consumed, committed, consume, state};
-use support::{Mirror, mm2_properties, plain_records, tail, wait_for_records};
+use support::{Mirror, mm2_properties, plain_records, record_total, tail, wait_for_records};
 
 const WAIT: Duration = Duration::from_secs(180);
 
@@ -657,4 +658,279 @@ async fn failover_command_moves_groups_planned_and_unplanned() {
         assert_eq!(p["derived_from"]["kind"], "last_checkpoint", "{stdout}");
     }
     check_moved_group(&mirror, &topic, &remote, &unplanned, 3).await;
+}
+
+/// Topic names on `bootstrap`, from `kafka-topics --list`.
+fn topic_names(bootstrap: &str) -> BTreeSet<String> {
+    let out = kafka_tool("topics", &["--bootstrap-server", bootstrap, "--list"]);
+    assert!(out.success, "kafka-topics --list: {}", out.stderr);
+    out.stdout.lines().map(|l| l.trim().to_string()).collect()
+}
+
+/// Commits `offset` for `group` on every partition of `topic` without ever joining it (a "simple" group, as
+/// `kafka-consumer-groups --reset-offsets` leaves it).
+fn commit_without_joining(bootstrap: &str, group: &str, topic: &str, offset: i64) {
+    let offset = offset.to_string();
+    let out = kafka_tool(
+        "consumer-groups",
+        &[
+            "--bootstrap-server",
+            bootstrap,
+            "--group",
+            group,
+            "--topic",
+            topic,
+            "--reset-offsets",
+            "--to-offset",
+            &offset,
+            "--execute",
+        ],
+    );
+    assert!(
+        out.success,
+        "reset-offsets for {group}: {}{}",
+        out.stdout, out.stderr
+    );
+}
+
+/// MM2 suite items 16 and 24: identity naming with the offset-syncs topic on the target. The syncs live on B
+/// under the source's alias (none on A), and a group still lands exactly.
+#[tokio::test(flavor = "multi_thread")]
+async fn identity_names_with_offset_syncs_on_the_target_land_groups_exactly() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("idsyncs");
+    let group = unique_name("grp-idsyncs");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 3)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(3_000, 3, "idsyncs"),
+        Compression::Lz4,
+    )
+    .await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let mirror = Mirror::start(&flow_properties(
+        &src,
+        &dst,
+        &topic,
+        &group,
+        "replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy\n\
+         offset-syncs.topic.location = target\n",
+    ));
+    wait_for_records(&mirror, &b.bootstrap, &topic, 3_000, WAIT).await;
+    let first = consume(
+        &a.bootstrap,
+        &topic,
+        &group,
+        Some(1_234),
+        30_000,
+        &["--from-beginning"],
+    );
+    assert_eq!(first.len(), 1_234);
+    check_moved_group(&mirror, &topic, &topic, &group, 3).await;
+    let syncs = format!("mm2-offset-syncs.{src}.internal");
+    assert!(
+        topic_names(&b.bootstrap).contains(&syncs),
+        "{syncs} must be on the target"
+    );
+    assert!(
+        record_total(&b.bootstrap, &syncs).await > 0,
+        "{syncs} holds the flow's syncs"
+    );
+    let on_a = topic_names(&a.bootstrap);
+    for name in [syncs, format!("mm2-offset-syncs.{dst}.internal")] {
+        assert!(!on_a.contains(&name), "{name} must not be on the source");
+    }
+}
+
+/// MM2 suite item 25: `emit.offset-syncs.enabled = false` copies the records and writes no offset-syncs (nor
+/// checkpoints, which depend on them), even with a group committing on a mirrored topic.
+#[tokio::test(flavor = "multi_thread")]
+async fn switching_offset_syncs_off_still_copies_and_writes_no_offset_topics() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("nosyncs");
+    let group = unique_name("grp-nosyncs");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 2)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(1_000, 2, "nosyncs"),
+        Compression::Snappy,
+    )
+    .await;
+    let first = consume(
+        &a.bootstrap,
+        &topic,
+        &group,
+        Some(300),
+        30_000,
+        &["--from-beginning"],
+    );
+    assert_eq!(first.len(), 300);
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let mirror = Mirror::start(&mm2_properties(
+        &src,
+        &dst,
+        &format!(
+            "{src}->{dst}.enabled = true\n{src}->{dst}.topics = {topic}\n{src}->{dst}.groups = {group}\n\
+             emit.offset-syncs.enabled = false\nemit.checkpoints.interval.seconds = 1\n\
+             sync.group.offsets.interval.seconds = 1\nrefresh.groups.interval.seconds = 1\n"
+        ),
+    ));
+    let remote = format!("{src}.{topic}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, 1_000, WAIT).await;
+    support::assert_same_records(&a.bootstrap, &topic, &b.bootstrap, &remote).await;
+    // Several checkpoint and sync intervals pass with the group's commits in place.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let on_a = topic_names(&a.bootstrap);
+    let on_b = topic_names(&b.bootstrap);
+    for name in [
+        format!("mm2-offset-syncs.{dst}.internal"),
+        format!("mm2-offset-syncs.{src}.internal"),
+    ] {
+        assert!(
+            !on_a.contains(&name) && !on_b.contains(&name),
+            "{name} must not exist"
+        );
+    }
+    assert!(
+        !on_b.contains(&format!("{src}.checkpoints.internal")),
+        "no checkpoints without offset-syncs"
+    );
+    assert!(
+        committed(&b.bootstrap, &group, &remote).is_empty(),
+        "no group offsets synced without offset-syncs"
+    );
+}
+
+/// MM2 suite items 31, 34 and 42: checkpoints go to the selected groups with positions on mirrored topics —
+/// a group that consumed, a group that only committed without ever joining, and a group positioned on a
+/// mirrored topic that is still empty — and to no other: not to a group excluded by `groups.exclude`, nor to
+/// one whose commits are all on topics outside the flow. (Stricter than MM2, which writes no checkpoint until a
+/// record was copied: kmirror knows the empty partition maps 0 to 0, so a group moved early still lands
+/// where it reads every record written later, instead of having no offset on the target at all.)
+#[tokio::test(flavor = "multi_thread")]
+async fn checkpoints_only_for_selected_groups_with_copied_positions() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let prefix = unique_name("sel");
+    let (copied, empty, outside) = (
+        format!("{prefix}-copied"),
+        format!("{prefix}-empty"),
+        format!("{prefix}-outside"),
+    );
+    create_topic(&a.bootstrap, &TopicSpec::new(&copied, 2)).await;
+    create_topic(&a.bootstrap, &TopicSpec::new(&empty, 1)).await;
+    create_topic(&a.bootstrap, &TopicSpec::new(&outside, 1)).await;
+    produce(
+        &a.bootstrap,
+        &copied,
+        &plain_records(1_000, 2, "c"),
+        Compression::Lz4,
+    )
+    .await;
+    produce(
+        &a.bootstrap,
+        &outside,
+        &plain_records(100, 1, "o"),
+        Compression::Lz4,
+    )
+    .await;
+    let g = |name: &str| format!("{prefix}-{name}");
+    let (consumer, excluded, elsewhere, simple, waiting) = (
+        g("consumer"),
+        g("excluded"),
+        g("elsewhere"),
+        g("simple"),
+        g("waiting"),
+    );
+    let args = ["--from-beginning"];
+    assert_eq!(
+        consume(&a.bootstrap, &copied, &consumer, Some(300), 30_000, &args).len(),
+        300
+    );
+    assert_eq!(
+        consume(&a.bootstrap, &copied, &excluded, Some(200), 30_000, &args).len(),
+        200
+    );
+    assert_eq!(
+        consume(&a.bootstrap, &outside, &elsewhere, Some(50), 30_000, &args).len(),
+        50
+    );
+    commit_without_joining(&a.bootstrap, &simple, &copied, 5);
+    commit_without_joining(&a.bootstrap, &waiting, &empty, 0);
+
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let mirror = Mirror::start(&flow_properties(
+        &src,
+        &dst,
+        &format!("{copied}, {empty}"),
+        &format!("{prefix}-.*"),
+        &format!("{src}->{dst}.groups.exclude = {excluded}\n"),
+    ));
+    let remote = format!("{src}.{copied}");
+    let remote_empty = format!("{src}.{empty}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, 1_000, WAIT).await;
+    let checkpoints_topic = format!("{src}.checkpoints.internal");
+    let groups_checkpointed = || {
+        checkpoints_via_java(&b.bootstrap, &checkpoints_topic)
+            .into_iter()
+            .map(|c| c.group)
+            .collect::<BTreeSet<String>>()
+    };
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let seen = groups_checkpointed();
+        if seen.contains(&consumer) && seen.contains(&simple) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "checkpoints for {consumer} and {simple} expected, got {seen:?}; kmirror log:\n{}",
+            tail(&mirror.log_text(), 40)
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    // A few more checkpoint rounds (1 s each) for anything that should not be there to show up.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let checkpoints = checkpoints_via_java(&b.bootstrap, &checkpoints_topic);
+    let seen: BTreeSet<String> = checkpoints.iter().map(|c| c.group.clone()).collect();
+    let expected: BTreeSet<String> = [consumer.clone(), simple.clone(), waiting.clone()].into();
+    assert_eq!(seen, expected, "checkpointed groups");
+    assert!(
+        checkpoints
+            .iter()
+            .filter(|c| c.group == waiting)
+            .all(|c| (c.upstream, c.downstream) == (0, 0)),
+        "{checkpoints:?}"
+    );
+    assert_eq!(
+        committed(&b.bootstrap, &simple, &remote),
+        BTreeMap::from([(0, 5), (1, 5)]),
+        "the simple group's offsets are synced too"
+    );
+    assert!(committed(&b.bootstrap, &excluded, &remote).is_empty());
+    assert!(committed(&b.bootstrap, &elsewhere, &format!("{src}.{outside}")).is_empty());
+
+    // The group waiting on the empty topic, moved to B, reads every record written there later.
+    let deadline = Instant::now() + WAIT;
+    while committed(&b.bootstrap, &waiting, &remote_empty) != BTreeMap::from([(0, 0)]) {
+        assert!(
+            Instant::now() < deadline,
+            "{waiting} never got offset 0 on {remote_empty}; kmirror log:\n{}",
+            tail(&mirror.log_text(), 40)
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    produce(
+        &a.bootstrap,
+        &empty,
+        &plain_records(10, 1, "e"),
+        Compression::None,
+    )
+    .await;
+    wait_for_records(&mirror, &b.bootstrap, &remote_empty, 10, WAIT).await;
+    let read = consume(&b.bootstrap, &remote_empty, &waiting, None, 8_000, &[]);
+    let values: Vec<String> = read.iter().map(|c| c.value.clone()).collect();
+    let written: Vec<String> = (0..10).map(|i| format!("v-e-{i}")).collect();
+    assert_eq!(values, written);
 }

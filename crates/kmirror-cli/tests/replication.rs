@@ -9,7 +9,10 @@ use kmirror_testkit::{
     Compression, ProducedRecord, TopicSpec, cluster, create_topic, kafka_tool, produce, read_all,
     recent_timestamp, unique_name, unique_topic,
 };
-use support::{Mirror, assert_same_records, mm2_properties, record_total, tail, wait_for_records};
+use support::{
+    Mirror, assert_same_records, mm2_properties, plain_records, record_total, tail,
+    wait_for_records,
+};
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -47,8 +50,8 @@ fn topic_config(bootstrap: &str, topic: &str) -> String {
     out.stdout
 }
 
-/// S1: identity naming, every codec, headers, null keys and values, timestamps, partition count and topic
-/// configs; internal topics never copied even when the filter names them.
+/// S1: identity naming, every codec, headers, null keys and values, timestamps (LogAppendTime topics
+/// included), partition count and topic configs; internal topics never copied even when the filter names them.
 #[tokio::test(flavor = "multi_thread")]
 async fn identity_flow_copies_records_partitions_and_configs_in_every_codec() {
     let (a, b) = (cluster("A"), cluster("B"));
@@ -63,6 +66,29 @@ async fn identity_flow_copies_records_partitions_and_configs_in_every_codec() {
         produce(&a.bootstrap, &topic, &records(600, 3, &topic), codec).await;
         topics.push(topic);
     }
+    // On a LogAppendTime topic consumers see the broker's append time, not the producer's create time;
+    // the target (CreateTime, as MM2's config filter leaves it) must show the same times.
+    let log_append = format!("{prefix}-logappendtime");
+    create_topic(
+        &a.bootstrap,
+        &TopicSpec::new(&log_append, 2)
+            .config("message.timestamp.type", "LogAppendTime")
+            .config("retention.ms", "987654321")
+            .config("min.insync.replicas", "1"),
+    )
+    .await;
+    let produced = records(400, 2, &log_append);
+    produce(&a.bootstrap, &log_append, &produced, Compression::Lz4).await;
+    let seen = read_all(&a.bootstrap, &log_append).await;
+    let create_times: std::collections::HashSet<_> = produced.iter().map(|r| r.timestamp).collect();
+    assert!(
+        seen.iter()
+            .filter(|r| create_times.contains(&r.timestamp))
+            .count()
+            < seen.len() / 2,
+        "{log_append}: the source should show append times, not the produced create times"
+    );
+    topics.push(log_append);
     let (src, dst) = (unique_name("src"), unique_name("dst"));
     let props = mm2_properties(
         &src,
@@ -75,7 +101,12 @@ async fn identity_flow_copies_records_partitions_and_configs_in_every_codec() {
     );
     let mirror = Mirror::start(&props);
     for topic in &topics {
-        wait_for_records(&mirror, &b.bootstrap, topic, 600, WAIT).await;
+        let expected = if topic.ends_with("logappendtime") {
+            400
+        } else {
+            600
+        };
+        wait_for_records(&mirror, &b.bootstrap, topic, expected, WAIT).await;
         assert_same_records(&a.bootstrap, topic, &b.bootstrap, topic).await;
         let config = topic_config(&b.bootstrap, topic);
         assert!(
@@ -273,11 +304,21 @@ async fn kill_9_mid_copy_then_restart_loses_and_duplicates_nothing() {
 /// Records with 1 KiB of pseudo-random value each: compression cannot shrink them, so copying takes long
 /// enough to be interrupted.
 fn incompressible_records(n: usize, partitions: i32, tag: &str) -> Vec<ProducedRecord> {
+    incompressible_records_of(n, partitions, tag, 1024)
+}
+
+/// `records` with values of `size` pseudo-random bytes, which no codec can shrink.
+fn incompressible_records_of(
+    n: usize,
+    partitions: i32,
+    tag: &str,
+    size: usize,
+) -> Vec<ProducedRecord> {
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15 ^ tag.len() as u64;
     records(n, partitions, tag)
         .into_iter()
         .map(|mut r| {
-            let value: Vec<u8> = (0..1024)
+            let value: Vec<u8> = (0..size)
                 .map(|_| {
                     state = state
                         .wrapping_mul(6_364_136_223_846_793_005)
@@ -657,5 +698,157 @@ async fn a_record_larger_than_the_target_allows_stops_only_its_partition_with_a_
     );
     for (x, y) in expected.iter().zip(&on_b) {
         assert_eq!(x.content(), y.content());
+    }
+}
+
+/// MM2 suite item 54 and S5: the source reached over SASL_SSL with SCRAM-SHA-512 as a non-super user and the
+/// target over its TLS-only listener, both configured the way an `mm2.properties` does (PEM truststore).
+#[tokio::test(flavor = "multi_thread")]
+async fn scram_over_tls_source_and_tls_target_from_mm2_properties() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let creds = a
+        .sasl
+        .clone()
+        .expect("scripts/test starts the clusters with --auth scram");
+    let tls = a
+        .tls
+        .clone()
+        .expect("scripts/test starts the clusters with --tls");
+    let source_listener = a
+        .sasl_tls_bootstrap
+        .clone()
+        .expect("SASL_SSL listener on A");
+    let target_listener = b.tls_bootstrap.clone().expect("SSL listener on B");
+    let topic = unique_topic("secured");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 3)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &records(900, 3, &topic),
+        Compression::Zstd,
+    )
+    .await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let ca = tls.ca.display();
+    let props = format!(
+        "clusters = {src}, {dst}\n\
+         {src}.bootstrap.servers = {source_listener}\n{src}.security.protocol = SASL_SSL\n\
+         {src}.sasl.mechanism = SCRAM-SHA-512\n\
+         {src}.sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required \
+         username=\"{}\" password=\"{}\";\n\
+         {src}.ssl.truststore.location = {ca}\n{src}.ssl.truststore.type = PEM\n\
+         {dst}.bootstrap.servers = {target_listener}\n{dst}.security.protocol = SSL\n\
+         {dst}.ssl.truststore.location = {ca}\n{dst}.ssl.truststore.type = PEM\n\
+         {src}->{dst}.enabled = true\n{src}->{dst}.topics = {topic}\n\
+         heartbeats.replication.enabled = false\nreplication.factor = 1\n\
+         checkpoints.topic.replication.factor = 1\nheartbeats.topic.replication.factor = 1\n\
+         offset-syncs.topic.replication.factor = 1\noffset.storage.replication.factor = 1\n",
+        creds.username, creds.password
+    );
+    let mirror = Mirror::start(&props);
+    let remote = format!("{src}.{topic}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, 900, WAIT).await;
+    assert_same_records(&a.bootstrap, &topic, &b.bootstrap, &remote).await;
+}
+
+/// MM2 suite item 9: with the source consumer's `auto.offset.reset = latest`, a partition kmirror has never
+/// copied starts at the source's end: the records written before the start never reach the target, every
+/// record written afterwards does, in order.
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_offset_reset_latest_copies_only_records_written_after_the_start() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("latest");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 1)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(200, 1, "old"),
+        Compression::Lz4,
+    )
+    .await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let props = mm2_properties(
+        &src,
+        &dst,
+        &format!(
+            "{src}->{dst}.enabled = true\n{src}->{dst}.topics = {topic}\n\
+             {src}.consumer.auto.offset.reset = latest\nrefresh.topics.interval.seconds = 1\n"
+        ),
+    );
+    let mirror = Mirror::start(&props);
+    let remote = format!("{src}.{topic}");
+    // Once the partition has started, records written now are copied: write markers until one arrives.
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut markers = 0;
+    while record_total(&b.bootstrap, &remote).await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing reached {remote}; kmirror log:\n{}",
+            tail(&mirror.log_text(), 40)
+        );
+        let marker = plain_records(1, 1, &format!("marker{markers}"));
+        produce(&a.bootstrap, &topic, &marker, Compression::None).await;
+        markers += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(300, 1, "new"),
+        Compression::Lz4,
+    )
+    .await;
+    let source = read_all(&a.bootstrap, &topic).await;
+    assert_eq!(source.len(), 200 + markers + 300);
+    let newest = source.last().map(|r| r.value.clone());
+    let deadline = std::time::Instant::now() + WAIT;
+    let target = loop {
+        let target = read_all(&b.bootstrap, &remote).await;
+        if target.last().map(|r| r.value.clone()) == newest {
+            break target;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the last record never reached {remote}; kmirror log:\n{}",
+            tail(&mirror.log_text(), 40)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    // The target is exactly the source's tail, starting at one of the markers: no record written before
+    // the start, every one written after it.
+    let copied_from = source.len() - target.len().min(source.len());
+    assert!(
+        (200..200 + markers).contains(&copied_from),
+        "{remote} holds {} records; the copy must start at one of the {markers} markers (source offsets 200..)",
+        target.len()
+    );
+    support::compare(&source[copied_from..], &target, &topic, &remote);
+}
+
+/// MM2 suite notes §4 (large records are never tested there): records of 900 KB, close to the default 1 MB
+/// limit of the brokers, are copied in every codec, each one its own batch.
+#[tokio::test(flavor = "multi_thread")]
+async fn records_close_to_the_default_size_limit_are_copied_in_every_codec() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let prefix = unique_name("big");
+    let mut topics = Vec::new();
+    for codec in Compression::ALL {
+        let topic = format!("{prefix}-{codec:?}").to_lowercase();
+        create_topic(&a.bootstrap, &TopicSpec::new(&topic, 2)).await;
+        let big = incompressible_records_of(6, 2, &topic, 900_000);
+        produce(&a.bootstrap, &topic, &big, codec).await;
+        topics.push(topic);
+    }
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let props = mm2_properties(
+        &src,
+        &dst,
+        &format!("{src}->{dst}.enabled = true\n{src}->{dst}.topics = {prefix}.*\n"),
+    );
+    let mirror = Mirror::start(&props);
+    for topic in &topics {
+        let remote = format!("{src}.{topic}");
+        wait_for_records(&mirror, &b.bootstrap, &remote, 6, WAIT).await;
+        assert_same_records(&a.bootstrap, topic, &b.bootstrap, &remote).await;
     }
 }
