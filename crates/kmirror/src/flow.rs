@@ -291,6 +291,7 @@ pub async fn run_flow(
                 }
             }
             _ = commit.tick() => {
+                ctx.status.sample_rates(&ctx.flow);
                 commit_progress(&ctx, &store).await;
                 syncs.write(&ctx).await;
             }
@@ -465,6 +466,7 @@ impl Starter {
                         let p = SourceProgress {
                             offset: from - 1,
                             downstream: Some(target_next - 1),
+                            next: None,
                         };
                         initial.push((source.clone(), p));
                     }

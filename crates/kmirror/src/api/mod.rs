@@ -90,6 +90,33 @@ async fn page(State(s): State<ApiState>) -> Html<String> {
         html.push_str("</ul>");
     }
     html.push_str(
+        "<h2>Topics</h2><table><tr><th>flow</th><th>topic</th><th>partitions</th><th>copied</th><th>lag</th>\
+         <th>done</th><th>records/s</th><th>caught up in</th></tr>",
+    );
+    for t in &snap.topics {
+        let class = if t.failed_partitions > 0 {
+            " class=failed"
+        } else {
+            ""
+        };
+        let eta = t
+            .eta_seconds
+            .map_or_else(|| "&ndash;".to_string(), |s| format!("{s} s"));
+        html.push_str(&format!(
+            "<tr{class}><td>{}</td><td>{} &rarr; {}</td><td>{}</td><td>{}</td><td>{}</td><td>{} %</td>\
+             <td>{}</td><td>{eta}</td></tr>",
+            escape(&t.flow),
+            escape(&t.source_topic),
+            escape(&t.target_topic),
+            t.partitions,
+            t.records_copied,
+            t.lag_records,
+            t.percent_copied,
+            t.records_per_second,
+        ));
+    }
+    html.push_str("</table>");
+    html.push_str(
         "<h2>Partitions</h2><table><tr><th>flow</th><th>topic</th><th>partition</th><th>state</th>\
          <th>copied</th><th>next offset</th><th>source end</th><th>lag</th><th>error</th></tr>",
     );

@@ -267,7 +267,7 @@ async fn replication_lag(clients: &OpsClients, view: &OffsetsView) -> Vec<Partit
         .progress
         .iter()
         .filter(|(tp, _)| should_replicate_topic(&clients.flow, &tp.topic).is_replicate())
-        .map(|(tp, (p, at))| (tp, p.offset + 1, *at))
+        .map(|(tp, (p, at))| (tp, p.next_offset(), *at))
         .collect();
     partitions.sort();
     let mut ends: BTreeMap<TopicPartition, i64> = BTreeMap::new();

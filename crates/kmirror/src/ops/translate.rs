@@ -232,7 +232,8 @@ async fn from_source(
             ),
         };
         // Past the last copied record: the group is ahead of the copy, unless all it read since are records
-        // the flow does not copy (transaction markers, aborted records): then the copy's end is exact.
+        // the flow does not copy (transaction markers, aborted records; known from the progress record, or
+        // asked of the source): then the copy's end is exact.
         if let Some((progress, _)) = view.progress.get(tp)
             && let Some(downstream) = progress.downstream
             && committed.offset > progress.offset + 1
@@ -241,7 +242,10 @@ async fn from_source(
             derived_from = DerivedFrom::AheadOfCopy {
                 uncopied: committed.offset - progress.offset - 1,
             };
-            if let Ok(source) = &clients.source
+            if committed.offset <= progress.next_offset() {
+                // The flow itself recorded that nothing copyable follows the last copied record.
+                derived_from = DerivedFrom::Exact;
+            } else if let Ok(source) = &clients.source
                 && let Ok(false) =
                     copyable_between(source, flow, tp, progress.offset + 1, committed.offset).await
             {

@@ -44,10 +44,24 @@ impl ProgressBook {
                 SourceProgress {
                     offset: source,
                     downstream: Some(target),
+                    next: None,
                 },
                 true,
             ),
         );
+    }
+
+    /// Nothing is in flight and everything below `next` is handled: what followed the last acknowledged record
+    /// had nothing to copy (transaction markers, aborted data). Recorded so the stored progress does not show
+    /// the partition behind.
+    pub fn handled_through(&self, tp: &TopicPartition, next: i64) {
+        let mut e = lock(&self.entries);
+        if let Some((p, dirty)) = e.get_mut(tp)
+            && next > p.next_offset()
+        {
+            p.next = Some(next);
+            *dirty = true;
+        }
     }
 
     /// Loads a stored position without marking it for commit.

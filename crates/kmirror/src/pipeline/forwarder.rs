@@ -132,6 +132,8 @@ impl Forwarder {
         let mut queued: VecDeque<(Bytes, Pending)> = VecDeque::new();
         let mut result = Ok(());
         let mut accepting = true;
+        // The position last reported as handled while nothing was in flight.
+        let mut settled = self.next_needed;
         loop {
             // Keep produce calls flowing: the producer pipelines up to 5 per partition itself, more just wait.
             while inflight.len() < 8 {
@@ -143,6 +145,14 @@ impl Forwarder {
             }
             if !accepting && inflight.is_empty() && queued.is_empty() {
                 break;
+            }
+            if inflight.is_empty()
+                && queued.is_empty()
+                && result.is_ok()
+                && self.next_needed > settled
+            {
+                settled = self.next_needed;
+                self.settle_idle(&labels);
             }
             tokio::select! {
                 biased;
@@ -182,6 +192,30 @@ impl Forwarder {
         // Whatever this partition still holds (fetched, never produced) no longer counts against the flow.
         self.budget.release(self.budget.buffered());
         result
+    }
+
+    /// Nothing is queued or in flight: every source offset below `next_needed` is handled, including skipped
+    /// transaction markers and aborted data after the last copied record, so the partition is not behind.
+    fn settle_idle(&self, labels: &PartitionLabels) {
+        self.ctx
+            .progress
+            .handled_through(&self.source, self.next_needed);
+        let mut lag = None;
+        self.ctx.status.modify_partition(
+            &self.ctx.flow,
+            &self.source.topic,
+            self.source.partition,
+            |p| {
+                if self.next_needed > p.next_source_offset {
+                    p.next_source_offset = self.next_needed;
+                    p.lag_records = (p.source_end_offset - p.next_source_offset).max(0);
+                    lag = Some(p.lag_records);
+                }
+            },
+        );
+        if let Some(lag) = lag {
+            self.publish_lag(labels, lag);
+        }
     }
 
     fn on_chunk(

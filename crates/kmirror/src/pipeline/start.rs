@@ -185,6 +185,7 @@ mod tests {
         let p = SourceProgress {
             offset: 49,
             downstream: Some(49),
+            next: None,
         };
         assert_eq!(
             resume(decide_start(Some(&p), seen(0, 100, 0, 50), E, R)),
@@ -197,6 +198,7 @@ mod tests {
         let p = SourceProgress {
             offset: 49,
             downstream: Some(40),
+            next: None,
         };
         // target holds 0..=57: 17 records beyond the committed target offset 40
         assert_eq!(
@@ -210,6 +212,7 @@ mod tests {
         let p = SourceProgress {
             offset: 99,
             downstream: None,
+            next: None,
         };
         assert_eq!(
             resume(decide_start(Some(&p), seen(0, 200, 0, 130), E, R)),
@@ -222,6 +225,7 @@ mod tests {
         let p = SourceProgress {
             offset: 9,
             downstream: Some(9),
+            next: None,
         };
         assert_eq!(
             resume(decide_start(Some(&p), seen(20, 30, 0, 10), E, R)),
@@ -230,6 +234,7 @@ mod tests {
         let p = SourceProgress {
             offset: 500,
             downstream: Some(500),
+            next: None,
         };
         assert_eq!(
             resume(decide_start(Some(&p), seen(0, 3, 0, 501), E, R)),
@@ -242,6 +247,7 @@ mod tests {
         let p = SourceProgress {
             offset: 9,
             downstream: Some(9),
+            next: None,
         };
         assert_eq!(
             resume(decide_start(Some(&p), seen(0, 30, 0, 4), E, R)),

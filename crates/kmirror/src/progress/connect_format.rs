@@ -4,7 +4,8 @@
 //! Java's HashMap gives for these three names, which makes kmirror's keys byte-identical to MM2's, so the
 //! compacted topic keeps one record per partition whoever wrote it).
 //! Value: `{"offset":N}` where N is the last copied source offset; kmirror adds `"kmirror.downstream"`, the
-//! target offset that record landed at (MM2 ignores fields it does not know).
+//! target offset that record landed at, and `"kmirror.next"` when nothing to copy (transaction markers,
+//! aborted data) followed that record (MM2 ignores fields it does not know).
 
 use serde_json::{Value, json};
 
@@ -18,6 +19,16 @@ pub struct SourceProgress {
     pub offset: i64,
     /// Target offset of that record, when kmirror wrote it (absent in MM2's records).
     pub downstream: Option<i64>,
+    /// The first source offset not yet handled, when it is beyond `offset + 1`: what followed the last
+    /// copied record was nothing to copy (transaction markers, aborted data), so the partition is not behind.
+    pub next: Option<i64>,
+}
+
+impl SourceProgress {
+    /// The first source offset not yet handled.
+    pub fn next_offset(&self) -> i64 {
+        self.next.unwrap_or(self.offset + 1).max(self.offset + 1)
+    }
 }
 
 pub fn encode_progress_key(cluster: &str, topic: &str, partition: i32) -> Vec<u8> {
@@ -48,10 +59,13 @@ pub fn decode_progress_key(key: &[u8]) -> Option<(String, String, i32)> {
 }
 
 pub fn encode_progress_value(progress: &SourceProgress) -> Vec<u8> {
-    let v = match progress.downstream {
-        Some(d) => json!({"offset": progress.offset, "kmirror.downstream": d}),
-        None => json!({"offset": progress.offset}),
-    };
+    let mut v = json!({"offset": progress.offset});
+    if let Some(d) = progress.downstream {
+        v["kmirror.downstream"] = json!(d);
+    }
+    if let Some(n) = progress.next.filter(|n| *n > progress.offset + 1) {
+        v["kmirror.next"] = json!(n);
+    }
     v.to_string().into_bytes()
 }
 
@@ -61,6 +75,7 @@ pub fn decode_progress_value(value: Option<&[u8]>) -> Option<SourceProgress> {
     Some(SourceProgress {
         offset: v.get("offset")?.as_i64()?,
         downstream: v.get("kmirror.downstream").and_then(Value::as_i64),
+        next: v.get("kmirror.next").and_then(Value::as_i64),
     })
 }
 
@@ -142,7 +157,9 @@ mod tests {
         let p = SourceProgress {
             offset: 41,
             downstream: Some(40),
+            next: None,
         };
+        assert_eq!(p.next_offset(), 42);
         assert_eq!(
             decode_progress_value(Some(&encode_progress_value(&p))),
             Some(p)
@@ -151,10 +168,26 @@ mod tests {
             decode_progress_value(Some(br#"{"offset":7}"#)),
             Some(SourceProgress {
                 offset: 7,
-                downstream: None
+                downstream: None,
+                next: None,
             })
         );
         assert_eq!(decode_progress_value(None), None);
+        let after_markers = SourceProgress {
+            offset: 41,
+            downstream: Some(40),
+            next: Some(43),
+        };
+        let encoded = encode_progress_value(&after_markers);
+        assert_eq!(
+            std::str::from_utf8(&encoded).unwrap(),
+            r#"{"kmirror.downstream":40,"kmirror.next":43,"offset":41}"#
+        );
+        assert_eq!(
+            decode_progress_value(Some(&encoded)),
+            Some(after_markers.clone())
+        );
+        assert_eq!(after_markers.next_offset(), 43);
     }
 
     #[test]

@@ -5,4 +5,6 @@ mod metrics;
 mod status;
 
 pub use metrics::{Metrics, PartitionLabels};
-pub use status::{PartitionState, PartitionStatus, Problem, StatusBoard, StatusSnapshot};
+pub use status::{
+    PartitionState, PartitionStatus, Problem, StatusBoard, StatusSnapshot, TopicStatus,
+};
