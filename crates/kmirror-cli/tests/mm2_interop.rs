@@ -371,6 +371,53 @@ async fn takeover_from_mirrormaker2_recopies_nothing_and_keeps_consumer_position
     assert_eq!(read.len(), remaining);
 }
 
+/// Item 63, interop (c) the other way round: a flow kmirror ran is handed back to MirrorMaker 2, which resumes
+/// from kmirror's progress records in `mm2-offsets.<src>.internal` (Connect's format) without copying
+/// anything again and without missing what was written while nobody mirrored.
+#[tokio::test(flavor = "multi_thread")]
+async fn handing_back_to_mirrormaker2_resumes_from_kmirror_progress() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("handback");
+    let group = unique_name("grp-handback");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 3)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(3_000, 3, "kmirror"),
+        Compression::Lz4,
+    )
+    .await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let config = write_config(&interop_properties(&src, &dst, &topic, &group));
+    let remote = format!("{src}.{topic}");
+    let mut mirror = Mirror::start(&std::fs::read_to_string(&config).expect("config"));
+    wait_for_records(&mirror, &b.bootstrap, &remote, 3_000, WAIT).await;
+    assert_eq!(mirror.stop(), Some(0), "kmirror stops cleanly");
+
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(1_500, 3, "nobody"),
+        Compression::Snappy,
+    )
+    .await;
+    let _one_mm2 = ONE_MM2.lock().await;
+    let mut mm2 = Mm2::start(&config);
+    let deadline = Instant::now() + WAIT;
+    while record_total(&b.bootstrap, &remote).await < 4_500 {
+        assert!(
+            Instant::now() < deadline,
+            "MM2 did not resume {topic}; log:\n{}",
+            tail(&mm2.log_text(), 60)
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    // Give a re-copy, if MM2 started over, time to show.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    mm2.stop();
+    assert_same_records(&a.bootstrap, &topic, &b.bootstrap, &remote).await;
+}
+
 /// The measurement for the notes: a group that consumed 7,000 of 20,000 records (6 partitions) on A, moved to
 /// B by MirrorMaker 2's group-offset sync. MM2 never skips; it may re-read (kmirror's equivalent, in
 /// `offsets.rs`, re-reads nothing).

@@ -612,10 +612,14 @@ async fn aborted_transactions_and_markers_are_not_copied() {
             .await
             .expect("transactions written");
     let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let port = free_port();
     let props = mm2_properties(
         &src,
         &dst,
-        &format!("{src}->{dst}.enabled = true\n{src}->{dst}.topics = {topic}\n"),
+        &format!(
+            "{src}->{dst}.enabled = true\n{src}->{dst}.topics = {topic}\n\
+             kmirror.http.listen = 127.0.0.1:{port}\n"
+        ),
     );
     let mirror = Mirror::start(&props);
     let remote = format!("{src}.{topic}");
@@ -630,6 +634,61 @@ async fn aborted_transactions_and_markers_are_not_copied() {
         "no aborted record on the target"
     );
     assert_same_records(&a.bootstrap, &topic, &b.bootstrap, &remote).await;
+    // Each partition ends with a transaction marker, which is not copied: the copy is still complete, and
+    // /status must not show the partitions a record behind.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let body = http_get(port, "/status");
+        let json: serde_json::Value = body
+            .split_once("\r\n\r\n")
+            .and_then(|(_, b)| serde_json::from_str(b).ok())
+            .unwrap_or_default();
+        let lags: Vec<(i64, i64, i64)> = json["partitions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["source_topic"] == topic.as_str())
+            .map(|p| {
+                let n = |k: &str| p[k].as_i64().unwrap_or(-1);
+                (
+                    n("lag_records"),
+                    n("next_source_offset"),
+                    n("source_end_offset"),
+                )
+            })
+            .collect();
+        let summary = json["topics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["source_topic"] == topic.as_str())
+            .map(|t| {
+                (
+                    t["lag_records"].as_i64(),
+                    t["percent_copied"].as_f64(),
+                    t["eta_seconds"].as_f64(),
+                )
+            });
+        if lags.len() == 2
+            && lags.iter().all(|(lag, next, end)| *lag == 0 && next == end)
+            && summary == Some((Some(0), Some(100.0), Some(0.0)))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "partitions of {topic} on /status (lag, next, end): {lags:?}, topic: {summary:?}\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
 }
 
 /// S8: a record larger than the target topic accepts stops only its partition, with a message naming the
