@@ -28,6 +28,8 @@ enum Command {
     Translate(offsets::TranslateArgs),
     /// Move consumer groups to a flow's target: last checkpoint, translated offsets committed there, a report.
     Failover(offsets::FailoverArgs),
+    /// End a migration: wait until the copy is complete, move the groups, say when it is safe to switch.
+    Cutover(offsets::CutoverArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -38,6 +40,7 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(&args),
         Command::Translate(args) => offsets::translate(&args),
         Command::Failover(args) => offsets::failover_cmd(&args),
+        Command::Cutover(args) => offsets::cutover_cmd(&args),
     }
 }
 

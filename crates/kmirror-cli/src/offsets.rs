@@ -1,5 +1,5 @@
-//! `kmirror translate` and `kmirror failover`: consumer-group positions on a flow's target, computed beside
-//! the replicating process from the offset-syncs, the stored progress and the checkpoints.
+//! `kmirror translate`, `kmirror failover` and `kmirror cutover`: consumer-group positions on a flow's target,
+//! computed beside the replicating process from the offset-syncs, the stored progress and the checkpoints.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use kmirror::config::Config;
 use kmirror::ops::{
-    FailoverReport, GroupTranslation, OffsetsView, OpsClients, failover, translate_group,
+    CutoverReport, FailoverReport, GroupTranslation, OffsetsView, OpsClients, cutover, failover,
+    translate_group,
 };
 
 /// Exit code for an invalid config (as `kmirror validate`).
@@ -48,6 +49,26 @@ pub struct FailoverArgs {
     json: bool,
 }
 
+/// Arguments of `kmirror cutover`.
+#[derive(Debug, clap::Args)]
+pub struct CutoverArgs {
+    /// The config file (`mm2.properties` or `kmirror.toml`).
+    #[arg(long, short)]
+    config: PathBuf,
+    /// The flow being cut over to its target, `SOURCE->TARGET`.
+    #[arg(long)]
+    flow: String,
+    /// Only groups matching this regex (full match), within the flow's `groups` / `groups.exclude`.
+    #[arg(long)]
+    groups: Option<String>,
+    /// Give up (exit 1) if the copy is not complete after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
 fn load(path: &Path) -> Option<Config> {
     match Config::load(path) {
         Ok(c) => Some(c),
@@ -82,16 +103,79 @@ pub fn translate(args: &TranslateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn groups_regex(groups: Option<&str>) -> anyhow::Result<Option<regex::Regex>> {
+    groups
+        .map(|g| regex::Regex::new(&format!("^(?:{g})$")))
+        .transpose()
+        .context("--groups is not a valid regex")
+}
+
+pub fn cutover_cmd(args: &CutoverArgs) -> anyhow::Result<ExitCode> {
+    let Some(config) = load(&args.config) else {
+        return Ok(ExitCode::from(INVALID));
+    };
+    let groups = groups_regex(args.groups.as_deref())?;
+    let timeout = std::time::Duration::from_secs(args.timeout);
+    let mut last_said = std::time::Instant::now() - std::time::Duration::from_secs(60);
+    let result = runtime()?.block_on(async {
+        let clients = OpsClients::connect(&config, &args.flow).await?;
+        cutover(&clients, groups.as_ref(), timeout, |state| {
+            if !state.behind.is_empty() && last_said.elapsed().as_secs() >= 5 {
+                last_said = std::time::Instant::now();
+                eprintln!(
+                    "waiting: {} records still to copy on {} of {} partitions",
+                    state.total_lag_records,
+                    state.behind.len(),
+                    state.partitions
+                );
+            }
+        })
+        .await
+        .map_err(anyhow::Error::from)
+    });
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render_cutover(&report));
+    }
+    Ok(if report.safe_to_switch {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn render_cutover(r: &CutoverReport) -> String {
+    let mut out = format!(
+        "cut-over of flow {}: the copy was complete after {} s\n",
+        r.flow, r.waited_seconds
+    );
+    out.push_str(&render_failover(&r.failover));
+    if r.safe_to_switch {
+        out.push_str(
+            "\nsafe to switch: every record is on the target and every group is positioned there\n",
+        );
+    } else {
+        out.push_str("\nNOT safe to switch yet:\n");
+        for reason in &r.reasons {
+            let _ = writeln!(out, "- {reason}");
+        }
+    }
+    out
+}
+
 pub fn failover_cmd(args: &FailoverArgs) -> anyhow::Result<ExitCode> {
     let Some(config) = load(&args.config) else {
         return Ok(ExitCode::from(INVALID));
     };
-    let groups = args
-        .groups
-        .as_deref()
-        .map(|g| regex::Regex::new(&format!("^(?:{g})$")))
-        .transpose()
-        .context("--groups is not a valid regex")?;
+    let groups = groups_regex(args.groups.as_deref())?;
     let report = runtime()?.block_on(async {
         let clients = OpsClients::connect(&config, &args.flow).await?;
         failover(&clients, groups.as_ref()).await

@@ -947,3 +947,106 @@ async fn checkpoints_only_for_selected_groups_with_copied_positions() {
     let written: Vec<String> = (0..10).map(|i| format!("v-e-{i}")).collect();
     assert_eq!(values, written);
 }
+
+/// S5, the cut-over at the end of a migration. Without `kmirror run` copying it gives up after its timeout,
+/// naming what is left; with it, it waits until everything is copied (a topic ending in transaction markers
+/// included), moves the group — which then reads on B exactly what it had not consumed on A — and says it is
+/// safe to switch.
+#[tokio::test(flavor = "multi_thread")]
+async fn cutover_waits_for_the_copy_then_moves_groups_and_says_safe_to_switch() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let prefix = unique_name("cut");
+    let (plain, txn) = (format!("{prefix}-plain"), format!("{prefix}-txn"));
+    let group = format!("{prefix}-group");
+    create_topic(&a.bootstrap, &TopicSpec::new(&plain, 3)).await;
+    create_topic(&a.bootstrap, &TopicSpec::new(&txn, 2)).await;
+    produce(
+        &a.bootstrap,
+        &plain,
+        &plain_records(3_000, 3, "cut"),
+        Compression::Lz4,
+    )
+    .await;
+    let transactions: Vec<Transaction> = (0..6)
+        .map(|t| Transaction {
+            records: plain_records(20, 2, &format!("t{t}")),
+            commit: t != 2,
+        })
+        .collect();
+    produce_transactions(&a.bootstrap, &txn, transactions).await;
+    assert_eq!(
+        consume(
+            &a.bootstrap,
+            &plain,
+            &group,
+            Some(1_100),
+            30_000,
+            &["--from-beginning"]
+        )
+        .len(),
+        1_100
+    );
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let flow = format!("{src}->{dst}");
+    let props = flow_properties(
+        &src,
+        &dst,
+        &format!("{prefix}-.*"),
+        &group,
+        "sync.group.offsets.enabled = false\n",
+    );
+    let idle_config = std::env::temp_dir().join(format!("{}.properties", unique_name("cutover")));
+    std::fs::write(&idle_config, &props).expect("write config");
+    let (ok, stdout, stderr) = run_kmirror(&[
+        "cutover",
+        "--config",
+        idle_config.to_str().expect("utf-8 path"),
+        "--flow",
+        &flow,
+        "--timeout",
+        "2",
+    ]);
+    assert!(
+        !ok,
+        "nothing is copying: the cut-over must give up: {stdout}"
+    );
+    assert!(
+        stderr.contains("still to copy") && stderr.contains("kmirror run"),
+        "the message says what is left and what to check: {stderr}"
+    );
+
+    let mirror = Mirror::start(&props);
+    let config = mirror.config.to_str().expect("utf-8 path").to_string();
+    let (ok, stdout, stderr) = run_kmirror(&[
+        "cutover",
+        "--config",
+        &config,
+        "--flow",
+        &flow,
+        "--timeout",
+        "180",
+        "--json",
+    ]);
+    assert!(
+        ok,
+        "cut-over failed: {stdout}\n{stderr}\nkmirror log:\n{}",
+        tail(&mirror.log_text(), 40)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("cutover --json");
+    assert_eq!(report["safe_to_switch"], true, "{stdout}");
+    assert_eq!(
+        report["failover"]["groups"][0]["outcome"], "synced",
+        "{stdout}"
+    );
+    // Everything was on B when it said so.
+    assert_eq!(
+        record_total(&b.bootstrap, &format!("{src}.{plain}")).await,
+        3_000
+    );
+    let committed_txn: usize = read_all(&a.bootstrap, &txn).await.len();
+    assert_eq!(
+        read_all(&b.bootstrap, &format!("{src}.{txn}")).await.len(),
+        committed_txn
+    );
+    check_moved_group(&mirror, &plain, &format!("{src}.{plain}"), &group, 3).await;
+}
