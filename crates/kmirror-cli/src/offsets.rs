@@ -49,24 +49,14 @@ pub struct FailoverArgs {
     json: bool,
 }
 
-/// Arguments of `kmirror cutover`.
+/// Arguments of `kmirror cutover`: those of `failover`, and how long to wait for the copy.
 #[derive(Debug, clap::Args)]
 pub struct CutoverArgs {
-    /// The config file (`mm2.properties` or `kmirror.toml`).
-    #[arg(long, short)]
-    config: PathBuf,
-    /// The flow being cut over to its target, `SOURCE->TARGET`.
-    #[arg(long)]
-    flow: String,
-    /// Only groups matching this regex (full match), within the flow's `groups` / `groups.exclude`.
-    #[arg(long)]
-    groups: Option<String>,
+    #[command(flatten)]
+    failover: FailoverArgs,
     /// Give up (exit 1) if the copy is not complete after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    json: bool,
 }
 
 fn load(path: &Path) -> Option<Config> {
@@ -110,12 +100,13 @@ fn groups_regex(groups: Option<&str>) -> anyhow::Result<Option<regex::Regex>> {
         .context("--groups is not a valid regex")
 }
 
-pub fn cutover_cmd(args: &CutoverArgs) -> anyhow::Result<ExitCode> {
+pub fn cutover_cmd(cutover_args: &CutoverArgs) -> anyhow::Result<ExitCode> {
+    let args = &cutover_args.failover;
     let Some(config) = load(&args.config) else {
         return Ok(ExitCode::from(INVALID));
     };
     let groups = groups_regex(args.groups.as_deref())?;
-    let timeout = std::time::Duration::from_secs(args.timeout);
+    let timeout = std::time::Duration::from_secs(cutover_args.timeout);
     let mut last_said = std::time::Instant::now() - std::time::Duration::from_secs(60);
     let result = runtime()?.block_on(async {
         let clients = OpsClients::connect(&config, &args.flow).await?;

@@ -263,8 +263,8 @@ async fn mirrormaker2_client_api_reads_kmirror_checkpoints() {
 }
 
 /// Item 10/11 and interop (c): MM2 runs the flow first; kmirror takes over from MM2's progress in
-/// `mm2-offsets.<src>.internal` without copying anything again, translates through MM2's offset-syncs, keeps
-/// checkpoints monotonic across the switch, and never moves the group back on B.
+/// `mm2-offsets.<src>.internal` without copying anything again, continues the exact offset map from MM2's
+/// progress, keeps checkpoints monotonic across the switch, and never moves the group back on B.
 #[tokio::test(flavor = "multi_thread")]
 async fn takeover_from_mirrormaker2_recopies_nothing_and_keeps_consumer_positions() {
     let (a, b) = (cluster("A"), cluster("B"));
@@ -293,17 +293,20 @@ async fn takeover_from_mirrormaker2_recopies_nothing_and_keeps_consumer_position
         );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    // The group reads everything MM2 copied: MM2 can translate that position (one past its newest sync on
+    // each partition). Positions inside what MM2 copied depend on which syncs MM2 happened to write (under
+    // load it keeps only the newest per partition), and neither MM2 nor kmirror can translate without one.
     assert_eq!(
         consume(
             &a.bootstrap,
             &topic,
             &group,
-            Some(1_000),
+            Some(3_000),
             30_000,
             &["--from-beginning"]
         )
         .len(),
-        1_000
+        3_000
     );
     // MM2 usually syncs the group to B (conservatively) before it is stopped. It samples its offset map and
     // sometimes cannot translate a position for minutes; then kmirror must place the group from scratch,

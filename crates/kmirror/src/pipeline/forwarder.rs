@@ -16,7 +16,7 @@ use super::budget::Budget;
 use super::context::FlowContext;
 use super::plan::{Step, Unusable, plan_batch, trim_batch};
 use crate::offsets::{OffsetRuns, SyncPoint};
-use crate::telemetry::{PartitionLabels, PartitionState};
+use crate::telemetry::{PartitionLabels, PartitionState, PartitionStatus};
 
 /// Fetched bytes handed from the fetcher to a forwarder.
 #[derive(Debug)]
@@ -200,18 +200,28 @@ impl Forwarder {
         self.ctx
             .progress
             .handled_through(&self.source, self.next_needed);
+        let next = self.next_needed;
+        self.update_status(labels, |p| {
+            (next > p.next_source_offset).then(|| {
+                p.next_source_offset = next;
+                p.lag_records = (p.source_end_offset - p.next_source_offset).max(0);
+                p.lag_records
+            })
+        });
+    }
+
+    /// Changes this partition's status entry; `change` returns the new lag when it changed, to publish.
+    fn update_status(
+        &self,
+        labels: &PartitionLabels,
+        change: impl FnOnce(&mut PartitionStatus) -> Option<i64>,
+    ) {
         let mut lag = None;
         self.ctx.status.modify_partition(
             &self.ctx.flow,
             &self.source.topic,
             self.source.partition,
-            |p| {
-                if self.next_needed > p.next_source_offset {
-                    p.next_source_offset = self.next_needed;
-                    p.lag_records = (p.source_end_offset - p.next_source_offset).max(0);
-                    lag = Some(p.lag_records);
-                }
-            },
+            |p| lag = change(p),
         );
         if let Some(lag) = lag {
             self.publish_lag(labels, lag);
@@ -285,24 +295,15 @@ impl Forwarder {
         // Bytes not handed to the producer (filtered, skipped, truncated tail) are free now.
         self.budget.release(total.saturating_sub(kept));
         let high_watermark = chunk.high_watermark;
-        let mut lag = None;
-        self.ctx.status.modify_partition(
-            &self.ctx.flow,
-            &self.source.topic,
-            self.source.partition,
-            |p| {
-                if high_watermark >= 0 {
-                    p.source_end_offset = high_watermark;
-                    p.lag_records = (high_watermark - p.next_source_offset).max(0);
-                    lag = Some(p.lag_records);
-                }
-                p.state = PartitionState::Running;
-                p.error = None;
-            },
-        );
-        if let Some(lag) = lag {
-            self.publish_lag(labels, lag);
-        }
+        self.update_status(labels, |p| {
+            p.state = PartitionState::Running;
+            p.error = None;
+            (high_watermark >= 0).then(|| {
+                p.source_end_offset = high_watermark;
+                p.lag_records = (high_watermark - p.next_source_offset).max(0);
+                p.lag_records
+            })
+        });
         Ok(())
     }
 
@@ -391,23 +392,14 @@ impl Forwarder {
         m.replication_latency_ms
             .get_or_create(labels)
             .observe((now_ms() - pending.max_timestamp).max(0) as f64);
-        let mut lag = 0;
-        self.ctx.status.modify_partition(
-            &self.ctx.flow,
-            &self.source.topic,
-            self.source.partition,
-            |p| {
-                p.records_copied += count as u64;
-                p.next_source_offset = pending
-                    .source_offsets
-                    .last()
-                    .map_or(p.next_source_offset, |l| l + 1);
-                p.lag_records = (p.source_end_offset - p.next_source_offset).max(0);
-                lag = p.lag_records;
-            },
-        );
         self.last_acked_timestamp = pending.max_timestamp;
-        self.publish_lag(labels, lag);
+        let last = pending.source_offsets.last();
+        self.update_status(labels, |p| {
+            p.records_copied += count as u64;
+            p.next_source_offset = last.map_or(p.next_source_offset, |l| l + 1);
+            p.lag_records = (p.source_end_offset - p.next_source_offset).max(0);
+            Some(p.lag_records)
+        });
     }
 
     /// Lag in records, and in seconds: how old the newest copied record is while the source is ahead (0 when
