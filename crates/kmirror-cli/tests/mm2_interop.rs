@@ -57,12 +57,18 @@ fn java_classes() -> &'static PathBuf {
     })
 }
 
-/// `RemoteClusterUtils.replicationHops` and `translateOffsets` as MM2's client library answers them on `bootstrap`.
-fn remote_cluster_utils(
-    bootstrap: &str,
-    alias: &str,
-    group: &str,
-) -> (i32, BTreeMap<(String, i32), i64>) {
+/// What MM2's client library (`RemoteClusterUtils`, `MirrorClient`) answers on `bootstrap`.
+#[derive(Debug, Default)]
+struct Mm2ClientView {
+    /// `replicationHops` to the alias.
+    hops: i32,
+    /// `translateOffsets` for the group.
+    offsets: BTreeMap<(String, i32), i64>,
+    /// `upstream`, `heartbeat-topic`, `checkpoint-topic`, `remote-topic` (of the alias) → names.
+    lists: BTreeMap<String, std::collections::BTreeSet<String>>,
+}
+
+fn remote_cluster_utils(bootstrap: &str, alias: &str, group: &str) -> Mm2ClientView {
     let out = Command::new("java")
         .arg("-cp")
         .arg(format!(
@@ -79,22 +85,30 @@ fn remote_cluster_utils(
         "TranslateOffsets failed: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut hops = -2;
-    let mut offsets = BTreeMap::new();
+    let mut view = Mm2ClientView {
+        hops: -2,
+        ..Mm2ClientView::default()
+    };
     for line in stdout.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         match f.as_slice() {
-            ["hops", n] => hops = n.parse().expect("hops"),
+            ["hops", n] => view.hops = n.parse().expect("hops"),
             ["offset", topic, p, o] => {
-                offsets.insert(
+                view.offsets.insert(
                     ((*topic).to_string(), p.parse().expect("partition")),
                     o.parse().expect("offset"),
                 );
             }
+            [kind, name] => {
+                view.lists
+                    .entry((*kind).to_string())
+                    .or_default()
+                    .insert((*name).to_string());
+            }
             _ => {}
         }
     }
-    (hops, offsets)
+    view
 }
 
 /// A MirrorMaker 2 in dedicated mode (`connect-mirror-maker.sh mm2.properties`).
@@ -246,13 +260,31 @@ async fn mirrormaker2_client_api_reads_kmirror_checkpoints() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
-    let (hops, translated) = remote_cluster_utils(&b.bootstrap, &src, &group);
-    assert_eq!(hops, 1, "B is one hop from {src}");
+    let view = remote_cluster_utils(&b.bootstrap, &src, &group);
+    assert_eq!(view.hops, 1, "B is one hop from {src}");
     let want: BTreeMap<(String, i32), i64> = expected
         .iter()
         .map(|(p, o)| ((remote.clone(), *p), *o))
         .collect();
-    assert_eq!(translated, want, "RemoteClusterUtils.translateOffsets");
+    assert_eq!(view.offsets, want, "RemoteClusterUtils.translateOffsets");
+    // MM2 suite item 62: the rest of MM2's client API finds kmirror's topics on B.
+    let has = |kind: &str, name: &str| view.lists.get(kind).is_some_and(|s| s.contains(name));
+    assert!(has("upstream", &src), "upstreamClusters: {:?}", view.lists);
+    assert!(
+        has("heartbeat-topic", &format!("{src}.heartbeats")),
+        "heartbeatTopics: {:?}",
+        view.lists
+    );
+    assert!(
+        has("checkpoint-topic", &format!("{src}.checkpoints.internal")),
+        "checkpointTopics: {:?}",
+        view.lists
+    );
+    assert!(
+        has("remote-topic", &remote),
+        "MirrorClient.remoteTopics({src}): {:?}",
+        view.lists
+    );
 
     let decoded = checkpoints_via_java(&b.bootstrap, &format!("{src}.checkpoints.internal"));
     assert!(

@@ -16,7 +16,10 @@ use kmirror_testkit::{
 };
 use support::checkpoints::checkpoints_via_java;
 use support::groups::{Consumed, committed, consume, state};
-use support::{Mirror, mm2_properties, plain_records, record_total, tail, wait_for_records};
+use support::{
+    Mirror, free_port, http_get, metric_value, mm2_properties, plain_records, record_total, tail,
+    wait_for_records,
+};
 
 const WAIT: Duration = Duration::from_secs(180);
 
@@ -489,20 +492,6 @@ async fn after_a_restart_old_positions_and_the_copied_end_translate_exactly() {
     }
 }
 
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let _ = write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    );
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
-}
-
 /// S2: `kmirror failover` with periodic group sync off. Planned (source reachable): the group's offsets are
 /// translated now, written as a last checkpoint and committed on B. Unplanned (source address dead): the last
 /// checkpoints are committed. Either way the group then reads on B exactly what it had not read on A.
@@ -873,12 +862,15 @@ async fn checkpoints_only_for_selected_groups_with_copied_positions() {
     commit_without_joining(&a.bootstrap, &waiting, &empty, 0);
 
     let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let port = free_port();
     let mirror = Mirror::start(&flow_properties(
         &src,
         &dst,
         &format!("{copied}, {empty}"),
         &format!("{prefix}-.*"),
-        &format!("{src}->{dst}.groups.exclude = {excluded}\n"),
+        &format!(
+            "{src}->{dst}.groups.exclude = {excluded}\nkmirror.http.listen = 127.0.0.1:{port}\n"
+        ),
     ));
     let remote = format!("{src}.{copied}");
     let remote_empty = format!("{src}.{empty}");
@@ -923,6 +915,25 @@ async fn checkpoints_only_for_selected_groups_with_copied_positions() {
     );
     assert!(committed(&b.bootstrap, &excluded, &remote).is_empty());
     assert!(committed(&b.bootstrap, &elsewhere, &format!("{src}.{outside}")).is_empty());
+    // The offset machinery is visible in /metrics, per flow.
+    let metrics = http_get(port, "/metrics");
+    let flow = [format!("source=\"{src}\""), format!("target=\"{dst}\"")];
+    let flow: Vec<&str> = flow.iter().map(String::as_str).collect();
+    for name in [
+        "kmirror_offset_syncs_total",
+        "kmirror_checkpoints_total",
+        "kmirror_group_offsets_synced_total",
+    ] {
+        assert!(
+            metric_value(&metrics, name, &flow).is_some_and(|v| v > 0.0),
+            "{name} for the flow in /metrics:\n{metrics}"
+        );
+    }
+    assert_eq!(
+        metric_value(&metrics, "kmirror_groups_active_on_target", &flow),
+        Some(0.0),
+        "{metrics}"
+    );
 
     // The group waiting on the empty topic, moved to B, reads every record written there later.
     let deadline = Instant::now() + WAIT;

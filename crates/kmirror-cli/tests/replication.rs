@@ -10,8 +10,8 @@ use kmirror_testkit::{
     recent_timestamp, unique_name, unique_topic,
 };
 use support::{
-    Mirror, assert_same_records, mm2_properties, plain_records, record_total, tail,
-    wait_for_records,
+    Mirror, assert_same_records, free_port, http_get, mm2_properties, plain_records, record_total,
+    tail, wait_for_records,
 };
 
 const WAIT: Duration = Duration::from_secs(120);
@@ -542,20 +542,6 @@ async fn unreachable_cluster_and_wrong_password_do_not_stop_the_healthy_flow() {
     assert_eq!(mirror.stop(), Some(0));
 }
 
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s =
-        std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to kmirror's HTTP API");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    out
-}
-
 /// Writes transactions to `topic` with librdkafka's transactional producer: `outcomes[i]` says whether
 /// transaction i (5 records over 2 partitions) commits. Returns how many records were committed.
 fn write_transactions(bootstrap: &str, topic: &str, outcomes: &[bool]) -> usize {
@@ -681,14 +667,6 @@ async fn aborted_transactions_and_markers_are_not_copied() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free local port")
 }
 
 /// S8: a record larger than the target topic accepts stops only its partition, with a message naming the

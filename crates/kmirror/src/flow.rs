@@ -678,6 +678,10 @@ impl OffsetSyncWriter {
             written += chunk.len();
         }
         remember(ctx, &pending[..written]);
+        ctx.metrics
+            .offset_syncs
+            .get_or_create(&Metrics::flow_labels(&ctx.source_alias, &ctx.target_alias))
+            .inc_by(written as u64);
         if written < pending.len() {
             ctx.offset_syncs.push_front(pending[written..].to_vec());
         }

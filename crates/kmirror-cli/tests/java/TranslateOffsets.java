@@ -2,8 +2,9 @@
 // fails over with RemoteClusterUtils would get. Compiled by the interop tests with javac against the Kafka jars.
 //
 // Usage: TranslateOffsets <target bootstrap> <source alias> <group>
-// Prints "hops <n>" (RemoteClusterUtils.replicationHops), then one "offset <topic> <partition> <offset>" line
-// per partition returned by RemoteClusterUtils.translateOffsets.
+// Prints "hops <n>" (RemoteClusterUtils.replicationHops), one "offset <topic> <partition> <offset>" line per
+// partition returned by RemoteClusterUtils.translateOffsets, then one "<kind> <name>" line per upstream cluster,
+// heartbeat topic, checkpoint topic (RemoteClusterUtils) and remote topic of the source (MirrorClient).
 
 import java.time.Duration;
 import java.util.HashMap;
@@ -11,6 +12,7 @@ import java.util.Map;
 
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.connect.mirror.MirrorClient;
 import org.apache.kafka.connect.mirror.RemoteClusterUtils;
 
 public class TranslateOffsets {
@@ -23,6 +25,20 @@ public class TranslateOffsets {
         for (Map.Entry<TopicPartition, OffsetAndMetadata> e : offsets.entrySet()) {
             System.out.println("offset " + e.getKey().topic() + " " + e.getKey().partition() + " "
                     + e.getValue().offset());
+        }
+        for (String c : RemoteClusterUtils.upstreamClusters(props)) {
+            System.out.println("upstream " + c);
+        }
+        for (String t : RemoteClusterUtils.heartbeatTopics(props)) {
+            System.out.println("heartbeat-topic " + t);
+        }
+        for (String t : RemoteClusterUtils.checkpointTopics(props)) {
+            System.out.println("checkpoint-topic " + t);
+        }
+        try (MirrorClient client = new MirrorClient(props)) {
+            for (String t : client.remoteTopics(args[1])) {
+                System.out.println("remote-topic " + t);
+            }
         }
     }
 }

@@ -200,3 +200,34 @@ pub fn plain_records(n: usize, partitions: i32, tag: &str) -> Vec<kmirror_testki
         })
         .collect()
 }
+
+/// A GET on kmirror's HTTP API: the whole response (headers and body), or "" while nothing listens.
+pub fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    );
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
+/// The value of a Prometheus sample (`name{labels} value`) whose line contains every one of `needles`.
+pub fn metric_value(metrics: &str, name: &str, needles: &[&str]) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(name) && needles.iter().all(|n| l.contains(n)))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+}

@@ -162,11 +162,22 @@ impl GroupOffsetsTask {
         }
         self.resolve(SUBJECT);
         tracing::debug!(flow = %self.ctx.flow, checkpoints = due.len(), "checkpoints emitted");
+        if self.flow.emit_checkpoints.enabled {
+            self.ctx
+                .metrics
+                .checkpoints
+                .get_or_create(&self.flow_labels())
+                .inc_by(due.len() as u64);
+        }
         if let Some(store) = self.store.as_mut() {
             for c in due {
                 store.insert(c);
             }
         }
+    }
+
+    fn flow_labels(&self) -> crate::telemetry::FlowLabels {
+        crate::telemetry::Metrics::flow_labels(&self.flow.source, &self.flow.target)
     }
 
     /// Logs a problem once (until it changes or is resolved) and shows it on the status board.
@@ -357,6 +368,11 @@ impl GroupOffsetsTask {
                 }
             }
         }
+        self.ctx
+            .metrics
+            .groups_active_on_target
+            .get_or_create(&self.flow_labels())
+            .set(self.active.len() as i64);
     }
 
     async fn sync_group(&self, group: &str, checkpoints: &[Checkpoint]) -> Result<(), SyncError> {
@@ -388,11 +404,20 @@ impl GroupOffsetsTask {
                     SyncError::Failed(e.to_string())
                 }
             })?;
+        let mut committed = 0;
         for (tp, r) in results {
-            if let Err(e) = r {
-                tracing::warn!(flow = %self.ctx.flow, group, partition = %tp, error = %e, "committing the translated offset failed");
+            match r {
+                Ok(()) => committed += 1,
+                Err(e) => {
+                    tracing::warn!(flow = %self.ctx.flow, group, partition = %tp, error = %e, "committing the translated offset failed");
+                }
             }
         }
+        self.ctx
+            .metrics
+            .group_offsets_synced
+            .get_or_create(&self.flow_labels())
+            .inc_by(committed);
         tracing::debug!(flow = %self.ctx.flow, group, partitions = writes.len(), "synced group offsets to the target");
         Ok(())
     }

@@ -18,6 +18,13 @@ pub struct PartitionLabels {
     pub partition: i32,
 }
 
+/// A flow: source and target alias.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FlowLabels {
+    pub source: String,
+    pub target: String,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabels {
     pub source: String,
@@ -42,6 +49,10 @@ pub struct Metrics {
     pub replication_latency_ms: Family<PartitionLabels, Histogram, fn() -> Histogram>,
     pub record_age_ms: Family<PartitionLabels, Histogram, fn() -> Histogram>,
     pub errors: Family<ErrorLabels, Counter>,
+    pub offset_syncs: Family<FlowLabels, Counter>,
+    pub checkpoints: Family<FlowLabels, Counter>,
+    pub group_offsets_synced: Family<FlowLabels, Counter>,
+    pub groups_active_on_target: Family<FlowLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -63,6 +74,10 @@ impl Metrics {
             replication_latency_ms: Family::new_with_constructor(latency_histogram),
             record_age_ms: Family::new_with_constructor(latency_histogram),
             errors: Family::default(),
+            offset_syncs: Family::default(),
+            checkpoints: Family::default(),
+            group_offsets_synced: Family::default(),
+            groups_active_on_target: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -106,6 +121,26 @@ impl Metrics {
             m.record_age_ms.clone(),
         );
         registry.register("errors", "Errors by kind", m.errors.clone());
+        registry.register(
+            "offset_syncs",
+            "Offset-syncs written (MM2's mm2-offset-syncs topic)",
+            m.offset_syncs.clone(),
+        );
+        registry.register(
+            "checkpoints",
+            "Checkpoints written (MM2's <source>.checkpoints.internal)",
+            m.checkpoints.clone(),
+        );
+        registry.register(
+            "group_offsets_synced",
+            "Consumer-group partition offsets committed on the target",
+            m.group_offsets_synced.clone(),
+        );
+        registry.register(
+            "groups_active_on_target",
+            "Selected consumer groups left alone because they have members on the target",
+            m.groups_active_on_target.clone(),
+        );
         Self { registry, ..m }
     }
 
@@ -115,6 +150,14 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// The counters and gauges of one flow.
+    pub fn flow_labels(source: &str, target: &str) -> FlowLabels {
+        FlowLabels {
+            source: source.into(),
+            target: target.into(),
+        }
     }
 
     pub fn error(&self, source: &str, target: &str, kind: &str) {

@@ -4,7 +4,7 @@
 mod metrics;
 mod status;
 
-pub use metrics::{Metrics, PartitionLabels};
+pub use metrics::{FlowLabels, Metrics, PartitionLabels};
 pub use status::{
     PartitionState, PartitionStatus, Problem, StatusBoard, StatusSnapshot, TopicStatus,
 };
