@@ -65,6 +65,11 @@ pub enum Untranslatable {
     OlderThanHistory { oldest: i64 },
 }
 
+/// Target minus source offset: constant along a run of records copied one for one.
+fn difference(p: SyncPoint) -> i64 {
+    p.target - p.source
+}
+
 /// The syncs of one source partition, ascending in both offsets (a rewind clears what came before, as in MM2).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncHistory {
@@ -93,6 +98,13 @@ impl SyncHistory {
                 }
                 self.points.clear();
             } else if point.source == last.source {
+                self.points.pop();
+            } else if let [.., before, last] = self.points[..]
+                && difference(before) == difference(last)
+                && difference(last) == difference(point)
+            {
+                // `last` lies inside the run that `before` and `point` bound (syncs every `offset.lag.max`
+                // records): it says nothing they do not, so only run boundaries and the newest point are kept.
                 self.points.pop();
             }
         }
@@ -330,6 +342,23 @@ mod tests {
             Ok(201),
             "a run with a different difference is not exact"
         );
+    }
+
+    #[test]
+    fn points_inside_a_run_are_not_kept() {
+        let mut h = SyncHistory::default();
+        for s in (0..1_000).step_by(100) {
+            h.push(sp(s, s + 7));
+        }
+        h.push(sp(1_002, 1_007)); // a gap of 2 before 1002
+        h.push(sp(1_100, 1_105));
+        let kept: Vec<(i64, i64)> = h.points().iter().map(|p| (p.source, p.target)).collect();
+        assert_eq!(
+            kept,
+            vec![(0, 7), (900, 907), (1_002, 1_007), (1_100, 1_105)]
+        );
+        assert_eq!(h.translate(450), exact(457));
+        assert_eq!(h.translate(1_050), exact(1_055));
     }
 
     #[test]
