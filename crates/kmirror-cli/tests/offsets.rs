@@ -1061,3 +1061,81 @@ async fn cutover_waits_for_the_copy_then_moves_groups_and_says_safe_to_switch() 
     );
     check_moved_group(&mirror, &plain, &format!("{src}.{plain}"), &group, 3).await;
 }
+
+/// MM2 suite item 40: a group reset back on A (to reprocess) gets the lower checkpoint on B, as MM2 writes it;
+/// the group's offsets on B are not rewound by the periodic sync (never rewinding a group on the target).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_reset_back_on_the_source_gets_a_lower_checkpoint_but_is_not_rewound_on_the_target()
+{
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("rewind");
+    let group = unique_name("grp-rewind");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 2)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(1_000, 2, "rw"),
+        Compression::Lz4,
+    )
+    .await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let mirror = Mirror::start(&flow_properties(&src, &dst, &topic, &group, ""));
+    let remote = format!("{src}.{topic}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, 1_000, WAIT).await;
+    assert_eq!(
+        consume(
+            &a.bootstrap,
+            &topic,
+            &group,
+            Some(900),
+            30_000,
+            &["--from-beginning"]
+        )
+        .len(),
+        900
+    );
+    let ahead = committed(&a.bootstrap, &group, &topic);
+    let checkpoints_topic = format!("{src}.checkpoints.internal");
+    let latest = || {
+        let mut latest: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        for c in checkpoints_via_java(&b.bootstrap, &checkpoints_topic) {
+            if c.group == group {
+                latest.insert(c.topic_partition, (c.upstream, c.downstream));
+            }
+        }
+        latest
+    };
+    let wanted = |offsets: &BTreeMap<i32, i64>| -> BTreeMap<String, (i64, i64)> {
+        offsets
+            .iter()
+            .map(|(p, o)| (format!("{remote}-{p}"), (*o, *o)))
+            .collect()
+    };
+    let deadline = Instant::now() + WAIT;
+    while latest() != wanted(&ahead) || committed(&b.bootstrap, &group, &remote) != ahead {
+        assert!(
+            Instant::now() < deadline,
+            "checkpoints {:?} and B's group {:?} never reached {ahead:?}",
+            latest(),
+            committed(&b.bootstrap, &group, &remote)
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+
+    commit_without_joining(&a.bootstrap, &group, &topic, 100);
+    let back = committed(&a.bootstrap, &group, &topic);
+    assert!(back.values().all(|o| *o == 100), "{back:?}");
+    let deadline = Instant::now() + WAIT;
+    while latest() != wanted(&back) {
+        assert!(
+            Instant::now() < deadline,
+            "no lower checkpoint after the group went back: {:?}; kmirror log:\n{}",
+            latest(),
+            tail(&mirror.log_text(), 40)
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    // Several sync rounds (1 s each) later, B's group still stands where it was.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(committed(&b.bootstrap, &group, &remote), ahead);
+}

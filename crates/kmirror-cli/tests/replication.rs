@@ -889,3 +889,80 @@ async fn records_close_to_the_default_size_limit_are_copied_in_every_codec() {
         assert_same_records(&a.bootstrap, topic, &b.bootstrap, &remote).await;
     }
 }
+
+/// MM2 suite item 20 through `kmirror run`: heartbeats are on by default and follow `emit.heartbeats.enabled`
+/// per flow: of two flows in one file, the one switched off writes none. Read with MM2's HeartbeatFormatter.
+#[tokio::test(flavor = "multi_thread")]
+async fn heartbeats_follow_emit_heartbeats_enabled_per_flow() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("hb");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 1)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(50, 1, "hb"),
+        Compression::None,
+    )
+    .await;
+    let (on, off, dst) = (
+        unique_name("hbon"),
+        unique_name("hboff"),
+        unique_name("dst"),
+    );
+    let props = format!(
+        "clusters = {on}, {off}, {dst}\n{on}.bootstrap.servers = {a}\n{off}.bootstrap.servers = {a}\n\
+         {dst}.bootstrap.servers = {b}\n\
+         {on}->{dst}.enabled = true\n{on}->{dst}.topics = {topic}\n\
+         {off}->{dst}.enabled = true\n{off}->{dst}.topics = {topic}\n{off}->{dst}.emit.heartbeats.enabled = false\n\
+         emit.heartbeats.interval.seconds = 1\nheartbeats.replication.enabled = false\nreplication.factor = 1\n\
+         checkpoints.topic.replication.factor = 1\nheartbeats.topic.replication.factor = 1\n\
+         offset-syncs.topic.replication.factor = 1\noffset.storage.replication.factor = 1\n",
+        a = a.bootstrap,
+        b = b.bootstrap
+    );
+    let mirror = Mirror::start(&props);
+    wait_for_records(&mirror, &b.bootstrap, &format!("{on}.{topic}"), 50, WAIT).await;
+    wait_for_records(&mirror, &b.bootstrap, &format!("{off}.{topic}"), 50, WAIT).await;
+    // Heartbeats keep arriving, so the console consumer would never go idle: read exactly what is there.
+    let heartbeats = |count: i64| {
+        let count = count.to_string();
+        kafka_tool(
+            "console-consumer",
+            &[
+                "--bootstrap-server",
+                &b.bootstrap,
+                "--topic",
+                "heartbeats",
+                "--partition",
+                "0",
+                "--offset",
+                "earliest",
+                "--max-messages",
+                &count,
+                "--timeout-ms",
+                "10000",
+                "--formatter",
+                "org.apache.kafka.connect.mirror.formatters.HeartbeatFormatter",
+            ],
+        )
+        .stdout
+    };
+    let from = |alias: &str| format!("sourceClusterAlias={alias}, targetClusterAlias={dst}");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let seen = heartbeats(record_total(&b.bootstrap, "heartbeats").await);
+        if seen.matches(&from(&on)).count() >= 3 {
+            assert!(
+                !seen.contains(&from(&off)),
+                "the flow with emit.heartbeats.enabled = false wrote heartbeats"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no heartbeats from {on} on B; kmirror log:\n{}",
+            tail(&mirror.log_text(), 40)
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
