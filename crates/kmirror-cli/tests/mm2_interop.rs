@@ -136,6 +136,19 @@ impl Mm2 {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits until `topic` on `bootstrap` holds `count` records copied by this MM2.
+    async fn wait_for_records(&self, bootstrap: &str, topic: &str, count: i64) {
+        let deadline = Instant::now() + WAIT;
+        while record_total(bootstrap, topic).await < count {
+            assert!(
+                Instant::now() < deadline,
+                "MM2 did not copy {count} records to {topic}; log:\n{}",
+                tail(&self.log_text(), 60)
+            );
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
     /// SIGTERM (Connect commits its offsets on a clean stop), then wait.
     fn stop(&mut self) {
         let _ = Command::new("kill")
@@ -316,15 +329,7 @@ async fn takeover_from_mirrormaker2_recopies_nothing_and_keeps_consumer_position
 
     let one_mm2 = ONE_MM2.lock().await;
     let mut mm2 = Mm2::start(&config);
-    let deadline = Instant::now() + WAIT;
-    while record_total(&b.bootstrap, &remote).await < 3_000 {
-        assert!(
-            Instant::now() < deadline,
-            "MM2 did not copy {topic}; log:\n{}",
-            tail(&mm2.log_text(), 60)
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    mm2.wait_for_records(&b.bootstrap, &remote, 3_000).await;
     // The group reads everything MM2 copied: MM2 can translate that position (one past its newest sync on
     // each partition). Positions inside what MM2 copied depend on which syncs MM2 happened to write (under
     // load it keeps only the newest per partition), and neither MM2 nor kmirror can translate without one.
@@ -438,15 +443,7 @@ async fn handing_back_to_mirrormaker2_resumes_from_kmirror_progress() {
     .await;
     let _one_mm2 = ONE_MM2.lock().await;
     let mut mm2 = Mm2::start(&config);
-    let deadline = Instant::now() + WAIT;
-    while record_total(&b.bootstrap, &remote).await < 4_500 {
-        assert!(
-            Instant::now() < deadline,
-            "MM2 did not resume {topic}; log:\n{}",
-            tail(&mm2.log_text(), 60)
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    mm2.wait_for_records(&b.bootstrap, &remote, 4_500).await;
     // Give a re-copy, if MM2 started over, time to show.
     tokio::time::sleep(Duration::from_secs(5)).await;
     mm2.stop();
@@ -474,15 +471,7 @@ async fn mirrormaker2_group_failover_for_comparison() {
     let remote = format!("{src}.{topic}");
     let _one_mm2 = ONE_MM2.lock().await;
     let mm2 = Mm2::start(&config);
-    let deadline = Instant::now() + WAIT;
-    while record_total(&b.bootstrap, &remote).await < 20_000 {
-        assert!(
-            Instant::now() < deadline,
-            "MM2 did not copy; log:\n{}",
-            tail(&mm2.log_text(), 60)
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    mm2.wait_for_records(&b.bootstrap, &remote, 20_000).await;
     assert_eq!(
         consume(
             &a.bootstrap,

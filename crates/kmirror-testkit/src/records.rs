@@ -48,6 +48,20 @@ pub struct ProducedRecord {
     pub timestamp: Option<i64>,
 }
 
+impl ProducedRecord {
+    /// The headers, in order and with repeats, as librdkafka takes them.
+    pub(crate) fn rdkafka_headers(&self) -> OwnedHeaders {
+        self.headers
+            .iter()
+            .fold(OwnedHeaders::new(), |headers, (key, value)| {
+                headers.insert(Header {
+                    key,
+                    value: value.as_deref(),
+                })
+            })
+    }
+}
+
 /// A record as read back from a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadRecord {
@@ -189,16 +203,9 @@ pub async fn produce(
     .unwrap_or_else(|e| panic!("rdkafka producer for {bootstrap}: {e}"));
     let mut pending = Vec::with_capacity(records.len());
     for r in records {
-        let mut headers = OwnedHeaders::new();
-        for (k, v) in &r.headers {
-            headers = headers.insert(Header {
-                key: k,
-                value: v.as_deref(),
-            });
-        }
         let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
             .partition(r.partition)
-            .headers(headers);
+            .headers(r.rdkafka_headers());
         if let Some(k) = &r.key {
             record = record.key(k.as_slice());
         }

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
-use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
 use crate::ProducedRecord;
@@ -46,16 +45,9 @@ fn produce_blocking(bootstrap: &str, topic: &str, transactions: &[Transaction]) 
             .begin_transaction()
             .unwrap_or_else(|e| panic!("begin_transaction: {e}"));
         for r in &t.records {
-            let mut headers = OwnedHeaders::new();
-            for (k, v) in &r.headers {
-                headers = headers.insert(Header {
-                    key: k,
-                    value: v.as_deref(),
-                });
-            }
             let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic)
                 .partition(r.partition)
-                .headers(headers);
+                .headers(r.rdkafka_headers());
             if let Some(k) = &r.key {
                 record = record.key(k.as_slice());
             }
