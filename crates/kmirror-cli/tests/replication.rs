@@ -966,3 +966,195 @@ async fn heartbeats_follow_emit_heartbeats_enabled_per_flow() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
+
+/// `records` all on one partition.
+fn records_on(n: usize, partition: i32, tag: &str) -> Vec<ProducedRecord> {
+    records(n, 1, tag)
+        .into_iter()
+        .map(|r| ProducedRecord { partition, ..r })
+        .collect()
+}
+
+/// End offset of one partition (0 while the topic does not exist).
+async fn partition_end(bootstrap: &str, topic: &str, partition: i32) -> i64 {
+    let b = bootstrap.to_string();
+    let t = topic.to_string();
+    match tokio::spawn(async move { kmirror_testkit::topic_end_offsets(&b, &t).await }).await {
+        Ok(parts) => parts
+            .iter()
+            .find(|(p, _, _)| *p == partition)
+            .map_or(0, |(_, _, hi)| *hi),
+        Err(_) => 0,
+    }
+}
+
+/// Polls `check` every 500 ms until it holds, failing with kmirror's log after `WAIT`.
+async fn wait_until<F, Fut>(mirror: &Mirror, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + WAIT;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}; kmirror log:\n{}",
+            tail(&mirror.log_text(), 60)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn is_foreign(r: &kmirror_testkit::ReadRecord) -> bool {
+    r.headers
+        .iter()
+        .any(|(k, v)| k == "tag" && v.as_deref().is_some_and(|v| v.starts_with(b"foreign")))
+}
+
+/// S9: an application writes into a mirrored target partition while kmirror is stopped, and again while it
+/// runs. kmirror never skips a source record because of it: each time the partition stops with an error naming
+/// it (log, /status, metrics) while the other partition keeps flowing, and once told to append, every source
+/// record reaches the target exactly once, in order, around the foreign ones (kmirror's own records written
+/// after its last commit are recognised by their producer id, not counted).
+#[tokio::test(flavor = "multi_thread")]
+async fn foreign_writes_into_the_target_stop_the_partition_and_never_skip_a_source_record() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("s9");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 2)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &records(300, 2, "first"),
+        Compression::Lz4,
+    )
+    .await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let port = free_port();
+    let flow = format!(
+        "{src}->{dst}.enabled = true\n{src}->{dst}.topics = {topic}\nrefresh.topics.interval.seconds = 1\n\
+         replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy\n\
+         kmirror.http.listen = 127.0.0.1:{port}\n"
+    );
+    let mut mirror = Mirror::start(&mm2_properties(&src, &dst, &flow));
+    wait_for_records(&mirror, &b.bootstrap, &topic, 300, WAIT).await;
+    assert_eq!(mirror.stop(), Some(0), "{}", tail(&mirror.log_text(), 30));
+
+    // While kmirror is stopped, an application that failed over early writes into partition 0 on B, and the
+    // source moves on.
+    produce(
+        &b.bootstrap,
+        &topic,
+        &records_on(40, 0, "foreign-stopped"),
+        Compression::None,
+    )
+    .await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &records(200, 2, "second"),
+        Compression::Lz4,
+    )
+    .await;
+    mirror.restart();
+    wait_until(&mirror, "partition 1 to catch up", || {
+        let (bootstrap, topic) = (b.bootstrap.clone(), topic.clone());
+        async move { partition_end(&bootstrap, &topic, 1).await == 250 }
+    })
+    .await;
+    wait_until(&mirror, "partition 0 to be refused", || {
+        let log = mirror.log_text();
+        async move { log.contains("kmirror did not write after its last copied record") }
+    })
+    .await;
+    assert_eq!(
+        partition_end(&b.bootstrap, &topic, 0).await,
+        190,
+        "nothing is copied after the foreign records (150 mirrored + 40 foreign)"
+    );
+    let log = mirror.log_text();
+    assert!(
+        log.contains(&format!("{topic}-0"))
+            && log.contains("offsets 150..=189")
+            && log.contains("kmirror.existing.target.data = append"),
+        "the error names the partition, the foreign offsets and the remedy:\n{}",
+        tail(&log, 40)
+    );
+    let status = http_get(port, "/status");
+    assert!(
+        status.contains("did not write"),
+        "status shows the refusal: {status}"
+    );
+    let metrics = http_get(port, "/metrics");
+    assert!(
+        support::metric_value(
+            &metrics,
+            "kmirror_errors_total",
+            &["foreign_target_records"]
+        )
+        .is_some_and(|v| v >= 1.0),
+        "the refusal is counted:\n{metrics}"
+    );
+
+    // While kmirror runs, someone writes into partition 1 on B; the next source records show the gap.
+    produce(
+        &b.bootstrap,
+        &topic,
+        &records_on(5, 1, "foreign-running"),
+        Compression::None,
+    )
+    .await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &records_on(100, 1, "third"),
+        Compression::Lz4,
+    )
+    .await;
+    wait_until(
+        &mirror,
+        "the foreign records on partition 1 to be noticed",
+        || {
+            let log = mirror.log_text();
+            async move { log.contains("appeared on target partition") }
+        },
+    )
+    .await;
+    let metrics = http_get(port, "/metrics");
+    assert!(
+        support::metric_value(
+            &metrics,
+            "kmirror_foreign_target_records_total",
+            &[&format!("topic=\"{topic}\""), "partition=\"1\""]
+        ) == Some(5.0),
+        "the 5 foreign records are counted:\n{metrics}"
+    );
+    let source = read_all(&a.bootstrap, &topic).await;
+    let target = read_all(&b.bootstrap, &topic).await;
+    for p in 0..2 {
+        let mirrored: Vec<_> = target
+            .iter()
+            .filter(|r| r.partition == p && !is_foreign(r))
+            .collect();
+        let on_source: Vec<_> = source.iter().filter(|r| r.partition == p).collect();
+        assert!(mirrored.len() <= on_source.len());
+        for (x, y) in on_source.iter().zip(&mirrored) {
+            assert_eq!(
+                x.content(),
+                y.content(),
+                "partition {p}: the target is a prefix of the source, nothing skipped"
+            );
+        }
+    }
+
+    // Told to append after foreign data, kmirror copies the rest: every source record exactly once, in order.
+    assert_eq!(mirror.stop(), Some(0), "{}", tail(&mirror.log_text(), 30));
+    let appended = format!("{flow}kmirror.existing.target.data = append\n");
+    std::fs::write(&mirror.config, mm2_properties(&src, &dst, &appended)).expect("rewrite config");
+    mirror.restart();
+    wait_for_records(&mirror, &b.bootstrap, &topic, 600 + 45, WAIT).await;
+    let source = read_all(&a.bootstrap, &topic).await;
+    let target = read_all(&b.bootstrap, &topic).await;
+    assert_eq!(target.iter().filter(|r| is_foreign(r)).count(), 45);
+    let mirrored: Vec<_> = target.into_iter().filter(|r| !is_foreign(r)).collect();
+    support::compare(&source, &mirrored, &topic, &topic);
+}

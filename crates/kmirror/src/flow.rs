@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::future::join_all;
 use kmirror_kafka::admin::Admin;
 use kmirror_kafka::{Client, Isolation, OffsetSpec, Producer, TopicPartition};
 use tokio::sync::{Notify, mpsc};
@@ -22,8 +23,9 @@ use crate::pipeline::budget::Budget;
 use crate::pipeline::context::{FlowContext, OffsetMaps, ProgressBook, SyncBook};
 use crate::pipeline::fetcher::{FetchEvent, FetchSettings, FetcherCmd, run_fetcher};
 use crate::pipeline::forwarder::{ForwardError, Forwarder, lock, now_ms};
+use crate::pipeline::ownership::{classify, read_target_batches};
 use crate::pipeline::start::{
-    ExistingTargetData, Observed, ResetPolicy, StartDecision, decide_start,
+    ExistingTargetData, Observed, Refusal, ResetPolicy, StartDecision, decide_start,
 };
 use crate::progress::{ProgressStore, SourceProgress, progress_topic};
 use crate::telemetry::{Metrics, PartitionState, PartitionStatus, StatusBoard};
@@ -48,6 +50,8 @@ const PARTITION_BUFFER_BYTES: usize = 2 << 20;
 const FLOW_BUFFER_BYTES: usize = 24 << 20;
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 const RESTART_BACKOFF: Duration = Duration::from_secs(10);
+/// A partition refused because of foreign target records is looked at again this often.
+const REFUSED_BACKOFF: Duration = Duration::from_secs(60);
 const SYNC_HISTORY_READ_TIMEOUT: Duration = Duration::from_secs(120);
 /// Offset-syncs per produced batch (about 40 bytes each).
 const SYNCS_PER_BATCH: usize = 2000;
@@ -119,6 +123,7 @@ pub async fn run_flow(
         offset_maps: OffsetMaps::new(flow.offset_lag_max),
         sync_history: read_sync_history(&flow, &clients).await,
     });
+    ctx.progress.set_writer(producer.producer_id().0);
     for (tp, p) in &stored {
         ctx.progress.load(tp, p.clone());
         if let Some(downstream) = p.downstream {
@@ -272,10 +277,15 @@ pub async fn run_flow(
                             tasks.spawn(async move { (tp, forwarder.run().await) });
                             running.insert(source, Running { target, cancel });
                         }
-                        Err(message) => {
-                            tracing::error!(flow = %name, partition = %source, "{message}");
-                            starter.mark_failed(&source, &target, &message);
-                            retry_at.insert(source, Instant::now() + RESTART_BACKOFF);
+                        Err(failure) => {
+                            let message = failure.message();
+                            if starter.mark_failed(&source, &target, message) {
+                                tracing::error!(flow = %name, partition = %source, "{message}");
+                            }
+                            if matches!(failure, StartFailure::Refused(_)) {
+                                metrics.error(&flow.source, &flow.target, "foreign_target_records");
+                            }
+                            retry_at.insert(source, Instant::now() + failure.retry_after());
                         }
                     }
                 }
@@ -308,10 +318,16 @@ pub async fn run_flow(
                 let Some(r) = running.remove(&tp) else { continue };
                 if let Err(e) = result {
                     let message = e.to_string();
-                    tracing::error!(flow = %name, partition = %tp, "{message}; retrying in {RESTART_BACKOFF:?}");
-                    metrics.error(&flow.source, &flow.target, "partition");
+                    let backoff = if matches!(e, ForwardError::ForeignRecords { .. }) {
+                        metrics.error(&flow.source, &flow.target, "foreign_target_records");
+                        REFUSED_BACKOFF
+                    } else {
+                        metrics.error(&flow.source, &flow.target, "partition");
+                        RESTART_BACKOFF
+                    };
+                    tracing::error!(flow = %name, partition = %tp, "{message}; retrying in {backoff:?}");
                     starter.mark_failed(&tp, &r.target, &message);
-                    retry_at.insert(tp, Instant::now() + RESTART_BACKOFF);
+                    retry_at.insert(tp, Instant::now() + backoff);
                 }
             }
         }
@@ -379,6 +395,39 @@ struct Starter {
 /// A partition to start: source, target, and the target topic's `max.message.bytes`.
 type Wanted = (TopicPartition, TopicPartition, i32);
 
+/// Where a started partition resumes (see [`StartDecision::Resume`]).
+struct Plan {
+    from: i64,
+    skip: Vec<(i64, i64)>,
+    target_next: i64,
+    source_end: i64,
+    max_message_bytes: i32,
+}
+
+/// Why a partition did not start.
+#[derive(Debug, Clone)]
+enum StartFailure {
+    /// Offsets could not be read or progress not committed: tried again soon.
+    Transient(String),
+    /// The target holds records kmirror did not write: tried again rarely (nothing changes by itself).
+    Refused(String),
+}
+
+impl StartFailure {
+    fn message(&self) -> &str {
+        match self {
+            Self::Transient(m) | Self::Refused(m) => m,
+        }
+    }
+
+    fn retry_after(&self) -> Duration {
+        match self {
+            Self::Transient(_) => RESTART_BACKOFF,
+            Self::Refused(_) => REFUSED_BACKOFF,
+        }
+    }
+}
+
 impl Starter {
     /// (earliest, latest) of many partitions in two requests per leader, however many partitions there are.
     async fn offsets_many(
@@ -415,41 +464,95 @@ impl Starter {
         out
     }
 
-    /// Starts partitions together: reads offsets on both sides, decides where each resumes, records the
-    /// starting point of new ones before anything is copied, and builds their forwarders.
+    /// Starts partitions together: reads offsets on both sides, proves which target records past the stored
+    /// progress are kmirror's own, decides where each resumes, records (before anything is copied) the
+    /// starting point of new ones and the producer id every started one will be written with, and builds
+    /// their forwarders.
     async fn start_many(
         &self,
         wanted: Vec<Wanted>,
-    ) -> Vec<(TopicPartition, TopicPartition, Result<Forwarder, String>)> {
+    ) -> Vec<(
+        TopicPartition,
+        TopicPartition,
+        Result<Forwarder, StartFailure>,
+    )> {
         let sources: Vec<TopicPartition> = wanted.iter().map(|w| w.0.clone()).collect();
         let targets: Vec<TopicPartition> = wanted.iter().map(|w| w.1.clone()).collect();
         let source_offsets = Self::offsets_many(&self.clients.source, &sources).await;
         let target_offsets = Self::offsets_many(&self.clients.target, &targets).await;
         let missing = || Err("no offsets returned".to_string());
 
-        let mut decided = Vec::with_capacity(wanted.len());
-        let mut initial = Vec::new();
+        let mut observed = Vec::with_capacity(wanted.len());
         for (source, target, max_message_bytes) in wanted {
             let seen = match (
                 source_offsets.get(&source).cloned().unwrap_or_else(missing),
                 target_offsets.get(&target).cloned().unwrap_or_else(missing),
             ) {
-                (Ok((source_start, source_end)), Ok((target_start, target_end))) => Observed {
+                (Ok((source_start, source_end)), Ok((target_start, target_end))) => Ok(Observed {
                     source_start,
                     source_end,
                     target_start,
                     target_end,
-                },
-                (Err(e), _) | (_, Err(e)) => {
-                    decided.push((source, target, Err(e)));
+                }),
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            };
+            let stored = self.ctx.progress.get(&source);
+            observed.push((source, target, max_message_bytes, stored, seen));
+        }
+        // Who wrote the target records past the stored progress, read from their batch headers.
+        let surpluses = join_all(
+            observed
+                .iter()
+                .map(|(_, target, _, stored, seen)| async move {
+                    let seen = seen.as_ref().ok()?;
+                    let stored = stored.as_ref()?;
+                    let (from, end) = seen.surplus_range(Some(stored))?;
+                    Some(
+                        read_target_batches(&self.clients.target, target, from, end)
+                            .await
+                            .map(|batches| classify(&batches, from, end, &stored.writers))
+                            .map_err(|e| {
+                                format!(
+                                    "reading target partition {target} past the last commit: {e}"
+                                )
+                            }),
+                    )
+                }),
+        )
+        .await;
+
+        let writer = self.ctx.progress.writer();
+        let mut decided = Vec::with_capacity(observed.len());
+        let mut recorded = Vec::new();
+        for ((source, target, max_message_bytes, stored, seen), surplus) in
+            observed.into_iter().zip(surpluses)
+        {
+            let seen = match seen {
+                Ok(seen) => seen,
+                Err(e) => {
+                    decided.push((source, target, Err(StartFailure::Transient(e))));
                     continue;
                 }
             };
-            let stored = self.ctx.progress.get(&source);
-            match decide_start(stored.as_ref(), seen, self.reset, self.existing) {
+            let surplus = match surplus.transpose() {
+                Ok(s) => s,
+                Err(e) => {
+                    decided.push((source, target, Err(StartFailure::Transient(e))));
+                    continue;
+                }
+            };
+            let decision = decide_start(
+                stored.as_ref(),
+                seen,
+                surplus.as_ref(),
+                self.reset,
+                self.existing,
+            );
+            let skipped = decision.skipped_records();
+            match decision {
                 StartDecision::Resume {
                     from,
-                    skip_records,
+                    skip,
                     target_next,
                     fresh,
                     warnings,
@@ -460,47 +563,59 @@ impl Starter {
                             .status
                             .problem(&self.ctx.flow, &source.to_string(), w.clone());
                     }
-                    if fresh {
-                        // Record the starting point before copying, so a crash right after the first produce
-                        // still knows which target records are ours.
-                        let p = SourceProgress {
+                    // Record the starting point of a new partition, and the producer id this run writes with,
+                    // before copying: a crash right after the first produce still knows which target records
+                    // are kmirror's.
+                    let mut p = match (&stored, fresh) {
+                        (Some(p), false) => p.clone(),
+                        _ => SourceProgress {
                             offset: from - 1,
                             downstream: Some(target_next - 1),
                             next: None,
-                        };
-                        initial.push((source.clone(), p));
+                            writers: Vec::new(),
+                        },
+                    };
+                    if let Some(w) = writer
+                        && !p.writers.contains(&w)
+                    {
+                        // Earlier producers stay while their records past the progress are still to skip.
+                        if skipped == 0 {
+                            p.writers.clear();
+                        }
+                        p.writers.push(w);
+                        recorded.push((source.clone(), p, fresh));
+                    } else if fresh {
+                        recorded.push((source.clone(), p, fresh));
                     }
-                    let plan = (
+                    let plan = Plan {
                         from,
-                        skip_records,
+                        skip,
                         target_next,
-                        seen.source_end,
+                        source_end: seen.source_end,
                         max_message_bytes,
-                    );
+                    };
                     decided.push((source, target, Ok(plan)));
                 }
-                StartDecision::Refuse { records } => {
-                    let message = format!(
-                        "target partition {}:{target} already holds {records} records that kmirror did not write \
-                         (no progress for {source} in {}); refusing to mix mirrored records with them. Delete the \
-                         target topic, or set kmirror.existing.target.data = append to copy after them",
-                        self.ctx.target_alias,
-                        self.store.topic()
-                    );
-                    decided.push((source, target, Err(message)));
+                StartDecision::Refuse(refusal) => {
+                    let message = self.refusal_message(&source, &target, &refusal);
+                    decided.push((source, target, Err(StartFailure::Refused(message))));
                 }
             }
         }
-        let committed = if initial.is_empty() {
+        let committed = if recorded.is_empty() {
             Ok(())
         } else {
-            self.store.commit(&initial).await.map_err(|e| e.to_string())
+            let records: Vec<(TopicPartition, SourceProgress)> = recorded
+                .iter()
+                .map(|(tp, p, _)| (tp.clone(), p.clone()))
+                .collect();
+            self.store.commit(&records).await.map_err(|e| e.to_string())
         };
         if committed.is_ok() {
-            for (tp, p) in initial {
+            for (tp, p, fresh) in recorded {
                 // Everything after `p.offset` is copied: a group positioned at or before the first copied
                 // record (e.g. on a gap at the start) translates to where the copy begins.
-                if let Some(downstream) = p.downstream {
+                if fresh && let Some(downstream) = p.downstream {
                     lock(&self.ctx.offset_maps.get_or_create(&tp)).seed(p.offset, downstream);
                 }
                 self.ctx.progress.load(&tp, p);
@@ -510,7 +625,7 @@ impl Starter {
             .into_iter()
             .map(|(source, target, plan)| {
                 let result = plan.and_then(|plan| {
-                    committed.clone()?;
+                    committed.clone().map_err(StartFailure::Transient)?;
                     Ok(self.forwarder(&source, &target, plan))
                 });
                 (source, target, result)
@@ -518,15 +633,51 @@ impl Starter {
             .collect()
     }
 
-    fn forwarder(
+    fn refusal_message(
         &self,
         source: &TopicPartition,
         target: &TopicPartition,
-        (from, skip_records, target_next, source_end, max_message_bytes): (i64, i64, i64, i64, i32),
-    ) -> Forwarder {
+        refusal: &Refusal,
+    ) -> String {
+        let target_alias = &self.ctx.target_alias;
+        match refusal {
+            Refusal::NoProgress { records } => format!(
+                "target partition {target_alias}:{target} already holds {records} records that kmirror did not \
+                 write (no progress for {source} in {}); refusing to mix mirrored records with them. Delete the \
+                 target topic, or set kmirror.existing.target.data = append to copy after them",
+                self.store.topic()
+            ),
+            Refusal::Foreign { after, surplus } => format!(
+                "target partition {target_alias}:{target} holds {} records kmirror did not write after its last \
+                 copied record (target offset {after}), at offsets {}; someone else writes into this mirrored \
+                 topic (an application that failed over early?). The partition is stopped and no source record \
+                 is skipped{}. Stop that writer, then set kmirror.existing.target.data = append to copy after \
+                 its records, or delete the target topic to copy it afresh",
+                surplus.foreign_count(),
+                surplus.foreign_ranges(),
+                match surplus.ours_count() {
+                    0 => String::new(),
+                    n => format!(
+                        " ({n} records past the last commit are kmirror's own and are kept)"
+                    ),
+                },
+            ),
+        }
+    }
+
+    fn forwarder(&self, source: &TopicPartition, target: &TopicPartition, plan: Plan) -> Forwarder {
+        let Plan {
+            from,
+            skip,
+            target_next,
+            source_end,
+            max_message_bytes,
+        } = plan;
+        let skip_records: i64 = skip.iter().map(|(_, n)| n).sum();
         if skip_records > 0 {
             tracing::info!(flow = %self.ctx.flow, partition = %source, skip_records,
-                "records written before the last stop are already on the target; skipping them");
+                "records written before the last stop are already on the target (proven by their producer id); \
+                skipping them");
         }
         self.ctx.status.update_partition(PartitionStatus {
             flow: self.ctx.flow.clone(),
@@ -551,8 +702,10 @@ impl Starter {
                 self.flow_budget.clone(),
             )),
             next_needed: from,
-            skip_records,
-            skip_target: target_next - skip_records,
+            skip: skip.into(),
+            expected_target: target_next,
+            existing: self.existing,
+            halted: false,
             max_message_bytes,
             runs: self.ctx.offset_maps.get_or_create(source),
             last_acked_timestamp: 0,
@@ -560,12 +713,15 @@ impl Starter {
         }
     }
 
-    fn mark_failed(&self, source: &TopicPartition, target: &TopicPartition, message: &str) {
+    /// Shows the partition as failed; true when the message is new for it (so it is worth logging).
+    fn mark_failed(&self, source: &TopicPartition, target: &TopicPartition, message: &str) -> bool {
         let mut exists = false;
+        let mut new = true;
         self.ctx
             .status
             .modify_partition(&self.ctx.flow, &source.topic, source.partition, |p| {
                 exists = true;
+                new = p.error.as_deref() != Some(message);
                 p.state = PartitionState::Failed;
                 p.error = Some(message.to_string());
             });
@@ -583,6 +739,7 @@ impl Starter {
                 error: Some(message.to_string()),
             });
         }
+        new
     }
 }
 

@@ -2,6 +2,7 @@
 //! progress and offset-syncs for the writers that persist them.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kmirror_kafka::{Producer, TopicPartition};
@@ -29,12 +30,32 @@ pub struct FlowContext {
 }
 
 /// The latest acknowledged position of every source partition; the committer persists what changed.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ProgressBook {
     entries: Mutex<BTreeMap<TopicPartition, (SourceProgress, bool)>>,
+    /// The producer id this run writes target partitions with (-1 before it is known).
+    writer: AtomicI64,
+}
+
+impl Default for ProgressBook {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::default(),
+            writer: AtomicI64::new(-1),
+        }
+    }
 }
 
 impl ProgressBook {
+    /// Names the producer id every position acknowledged from now on was written with.
+    pub fn set_writer(&self, producer_id: i64) {
+        self.writer.store(producer_id, Ordering::Relaxed);
+    }
+
+    pub fn writer(&self) -> Option<i64> {
+        Some(self.writer.load(Ordering::Relaxed)).filter(|w| *w >= 0)
+    }
+
     /// The target acknowledged source offset `source` at target offset `target`.
     pub fn acked(&self, tp: &TopicPartition, source: i64, target: i64) {
         let mut e = lock(&self.entries);
@@ -45,6 +66,34 @@ impl ProgressBook {
                     offset: source,
                     downstream: Some(target),
                     next: None,
+                    writers: self.writer().into_iter().collect(),
+                },
+                true,
+            ),
+        );
+    }
+
+    /// Source offset `source` was found already on the target at `target` (written before a restart): the
+    /// producer ids recorded before stay, since target records past `target` may still carry them.
+    pub fn skipped(&self, tp: &TopicPartition, source: i64, target: i64) {
+        let mut e = lock(&self.entries);
+        let mut writers = e
+            .get(tp)
+            .map(|(p, _)| p.writers.clone())
+            .unwrap_or_default();
+        if let Some(w) = self.writer()
+            && !writers.contains(&w)
+        {
+            writers.push(w);
+        }
+        e.insert(
+            tp.clone(),
+            (
+                SourceProgress {
+                    offset: source,
+                    downstream: Some(target),
+                    next: None,
+                    writers,
                 },
                 true,
             ),

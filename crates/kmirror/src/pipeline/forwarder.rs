@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::budget::Budget;
 use super::context::FlowContext;
 use super::plan::{Step, Unusable, plan_batch, trim_batch};
+use super::start::ExistingTargetData;
 use crate::offsets::{OffsetRuns, SyncPoint};
 use crate::telemetry::{PartitionLabels, PartitionState, PartitionStatus};
 
@@ -37,6 +38,20 @@ pub enum ForwardError {
         target: TopicPartition,
         #[source]
         source: kmirror_kafka::Error,
+    },
+    #[error(
+        "{count} records kmirror did not write appeared on target partition {alias}:{target} at offsets {first}..={last} \
+         while kmirror was copying into it; the partition is stopped so nothing is mixed silently (no source \
+         record was skipped). Find out who writes into the mirrored topic and stop it; then set \
+         kmirror.existing.target.data = append to copy after those records, or delete the target topic to copy \
+         it afresh"
+    )]
+    ForeignRecords {
+        alias: String,
+        target: TopicPartition,
+        first: i64,
+        last: i64,
+        count: i64,
     },
     #[error("source batch at {tp} offset {offset} is unusable: {message}")]
     Batch {
@@ -93,10 +108,17 @@ pub struct Forwarder {
     pub budget: Arc<Budget>,
     /// Next source offset not yet handled (batches wholly below it are dropped, a straddling one trimmed).
     pub next_needed: i64,
-    /// Records at the start that are already on the target (reconciled after a crash).
-    pub skip_records: i64,
-    /// Target offset of the first record to skip, or where the next write lands when nothing is skipped.
-    pub skip_target: i64,
+    /// Records at the start that are already on the target (reconciled after a crash): their target offset
+    /// spans (first offset, count), in order.
+    pub skip: VecDeque<(i64, i64)>,
+    /// Where the next record written should land; an acknowledgement further on means someone else wrote
+    /// into the partition.
+    pub expected_target: i64,
+    /// What to do about records someone else wrote into the target partition.
+    pub existing: ExistingTargetData,
+    /// Stopped because of foreign records: later acknowledgements are not recorded as progress, so a restart
+    /// sees the foreign records too (kmirror's own are proven by their producer id).
+    pub halted: bool,
     pub max_message_bytes: i32,
     /// Shared with checkpointing, which translates group offsets through it.
     pub runs: Arc<Mutex<OffsetRuns>>,
@@ -158,7 +180,15 @@ impl Forwarder {
                 biased;
                 Some((ack, pending)) = inflight.next(), if !inflight.is_empty() => {
                     match ack {
-                        Ok(ack) => self.on_ack(&labels, ack, pending),
+                        Ok(ack) => {
+                            if let Err(e) = self.on_ack(&labels, ack, pending) {
+                                result = Err(e);
+                                for (_, p) in queued.drain(..) {
+                                    self.budget.release(p.bytes);
+                                }
+                                accepting = false;
+                            }
+                        }
                         Err(e) => {
                             self.budget.release(pending.bytes);
                             if result.is_ok() {
@@ -307,14 +337,15 @@ impl Forwarder {
         Ok(())
     }
 
-    /// After a crash the first `skip_records` records are on the target already: account for them in the
-    /// offset map and drop them, trimming a batch that is only partly written.
+    /// After a crash the first records are on the target already (at the offsets in `skip`): account for them
+    /// in the offset map and drop them, trimming a batch that is only partly written.
     fn skip_already_written(
         &mut self,
         batch: Bytes,
         offsets: SourceOffsets,
     ) -> Result<Vec<(Bytes, SourceOffsets)>, ForwardError> {
-        if self.skip_records <= 0 {
+        let remaining: i64 = self.skip.iter().map(|(_, n)| n).sum();
+        if remaining <= 0 {
             return Ok(vec![(batch, offsets)]);
         }
         let count = offsets.count();
@@ -322,17 +353,30 @@ impl Forwarder {
             SourceOffsets::Dense { first, count } => (*first..first + count).collect(),
             SourceOffsets::Listed(v) => v.clone(),
         };
-        let skip = self.skip_records.min(count) as usize;
+        let skip = remaining.min(count) as usize;
         if skip == 0 {
             return Ok(vec![(batch, offsets)]);
         }
-        let syncs = lock(&self.runs).record(listed[..skip].iter().copied(), self.skip_target);
-        self.ctx.offset_syncs.push(&self.source, &syncs);
-        self.skip_target += skip as i64;
-        self.skip_records -= skip as i64;
+        let mut done = 0usize;
+        let mut last_target = -1;
+        while done < skip {
+            let Some(span) = self.skip.front_mut() else {
+                break;
+            };
+            let take = usize::try_from(span.1).unwrap_or(0).min(skip - done);
+            let syncs = lock(&self.runs).record(listed[done..done + take].iter().copied(), span.0);
+            self.ctx.offset_syncs.push(&self.source, &syncs);
+            span.0 += take as i64;
+            span.1 -= take as i64;
+            last_target = span.0 - 1;
+            if span.1 <= 0 {
+                self.skip.pop_front();
+            }
+            done += take;
+        }
         self.ctx
             .progress
-            .acked(&self.source, listed[skip - 1], self.skip_target - 1);
+            .skipped(&self.source, listed[skip - 1], last_target);
         if skip as i64 == count {
             return Ok(Vec::new());
         }
@@ -374,9 +418,21 @@ impl Forwarder {
         }
     }
 
-    fn on_ack(&mut self, labels: &PartitionLabels, ack: ProduceAck, pending: Pending) {
+    fn on_ack(
+        &mut self,
+        labels: &PartitionLabels,
+        ack: ProduceAck,
+        pending: Pending,
+    ) -> Result<(), ForwardError> {
         self.budget.release(pending.bytes);
+        if self.halted {
+            return Ok(());
+        }
         let count = pending.source_offsets.count();
+        if ack.base_offset > self.expected_target {
+            self.foreign_records(labels, self.expected_target, ack.base_offset)?;
+        }
+        self.expected_target = ack.base_offset + count;
         let syncs = pending
             .source_offsets
             .record_into(&mut lock(&self.runs), ack.base_offset);
@@ -400,6 +456,41 @@ impl Forwarder {
             p.lag_records = (p.source_end_offset - p.next_source_offset).max(0);
             Some(p.lag_records)
         });
+        Ok(())
+    }
+
+    /// Target offsets `first..next` were written by someone else while this partition was being copied.
+    fn foreign_records(
+        &mut self,
+        labels: &PartitionLabels,
+        first: i64,
+        next: i64,
+    ) -> Result<(), ForwardError> {
+        let count = next - first;
+        self.ctx
+            .metrics
+            .foreign_target_records
+            .get_or_create(labels)
+            .inc_by(count as u64);
+        let subject = format!("{}:{}", self.ctx.target_alias, self.target);
+        if self.existing == ExistingTargetData::Refuse {
+            self.halted = true;
+            return Err(ForwardError::ForeignRecords {
+                alias: self.ctx.target_alias.clone(),
+                target: self.target.clone(),
+                first,
+                last: next - 1,
+                count,
+            });
+        }
+        let message = format!(
+            "{count} records kmirror did not write appeared on target partition {subject} at offsets \
+             {first}..={}; copying goes on after them (kmirror.existing.target.data = append)",
+            next - 1
+        );
+        tracing::warn!(flow = %self.ctx.flow, partition = %self.source, "{message}");
+        self.ctx.status.problem(&self.ctx.flow, &subject, message);
+        Ok(())
     }
 
     /// Lag in records, and in seconds: how old the newest copied record is while the source is ahead (0 when

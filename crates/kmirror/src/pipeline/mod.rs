@@ -4,5 +4,6 @@ pub mod budget;
 pub mod context;
 pub mod fetcher;
 pub mod forwarder;
+pub mod ownership;
 pub mod plan;
 pub mod start;

@@ -5,7 +5,8 @@
 //! compacted topic keeps one record per partition whoever wrote it).
 //! Value: `{"offset":N}` where N is the last copied source offset; kmirror adds `"kmirror.downstream"`, the
 //! target offset that record landed at, and `"kmirror.next"` when nothing to copy (transaction markers,
-//! aborted data) followed that record (MM2 ignores fields it does not know).
+//! aborted data) followed that record, and `"kmirror.producers"`, the producer ids kmirror writes the target
+//! partition with (MM2 ignores fields it does not know).
 
 use serde_json::{Value, json};
 
@@ -22,6 +23,10 @@ pub struct SourceProgress {
     /// The first source offset not yet handled, when it is beyond `offset + 1`: what followed the last
     /// copied record was nothing to copy (transaction markers, aborted data), so the partition is not behind.
     pub next: Option<i64>,
+    /// The producer ids kmirror may have written this partition's target records with after `downstream`:
+    /// each is recorded before the first record with it is produced, so a restart can prove which target
+    /// records are its own (empty in MM2's records and kmirror's older ones).
+    pub writers: Vec<i64>,
 }
 
 impl SourceProgress {
@@ -66,6 +71,9 @@ pub fn encode_progress_value(progress: &SourceProgress) -> Vec<u8> {
     if let Some(n) = progress.next.filter(|n| *n > progress.offset + 1) {
         v["kmirror.next"] = json!(n);
     }
+    if !progress.writers.is_empty() {
+        v["kmirror.producers"] = json!(progress.writers);
+    }
     v.to_string().into_bytes()
 }
 
@@ -76,6 +84,11 @@ pub fn decode_progress_value(value: Option<&[u8]>) -> Option<SourceProgress> {
         offset: v.get("offset")?.as_i64()?,
         downstream: v.get("kmirror.downstream").and_then(Value::as_i64),
         next: v.get("kmirror.next").and_then(Value::as_i64),
+        writers: v
+            .get("kmirror.producers")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_i64).collect())
+            .unwrap_or_default(),
     })
 }
 
@@ -158,6 +171,7 @@ mod tests {
             offset: 41,
             downstream: Some(40),
             next: None,
+            writers: Vec::new(),
         };
         assert_eq!(p.next_offset(), 42);
         assert_eq!(
@@ -170,6 +184,7 @@ mod tests {
                 offset: 7,
                 downstream: None,
                 next: None,
+                writers: Vec::new(),
             })
         );
         assert_eq!(decode_progress_value(None), None);
@@ -177,7 +192,20 @@ mod tests {
             offset: 41,
             downstream: Some(40),
             next: Some(43),
+            writers: Vec::new(),
         };
+        let owned = SourceProgress {
+            writers: vec![4001, 4002],
+            ..after_markers.clone()
+        };
+        assert_eq!(
+            std::str::from_utf8(&encode_progress_value(&owned)).unwrap(),
+            r#"{"kmirror.downstream":40,"kmirror.next":43,"kmirror.producers":[4001,4002],"offset":41}"#
+        );
+        assert_eq!(
+            decode_progress_value(Some(&encode_progress_value(&owned))),
+            Some(owned)
+        );
         let encoded = encode_progress_value(&after_markers);
         assert_eq!(
             std::str::from_utf8(&encoded).unwrap(),

@@ -49,6 +49,7 @@ pub struct Metrics {
     pub replication_latency_ms: Family<PartitionLabels, Histogram, fn() -> Histogram>,
     pub record_age_ms: Family<PartitionLabels, Histogram, fn() -> Histogram>,
     pub errors: Family<ErrorLabels, Counter>,
+    pub foreign_target_records: Family<PartitionLabels, Counter>,
     pub offset_syncs: Family<FlowLabels, Counter>,
     pub checkpoints: Family<FlowLabels, Counter>,
     pub group_offsets_synced: Family<FlowLabels, Counter>,
@@ -74,6 +75,7 @@ impl Metrics {
             replication_latency_ms: Family::new_with_constructor(latency_histogram),
             record_age_ms: Family::new_with_constructor(latency_histogram),
             errors: Family::default(),
+            foreign_target_records: Family::default(),
             offset_syncs: Family::default(),
             checkpoints: Family::default(),
             group_offsets_synced: Family::default(),
@@ -121,6 +123,11 @@ impl Metrics {
             m.record_age_ms.clone(),
         );
         registry.register("errors", "Errors by kind", m.errors.clone());
+        registry.register(
+            "foreign_target_records",
+            "Records found on a mirrored target partition that kmirror did not write",
+            m.foreign_target_records.clone(),
+        );
         registry.register(
             "offset_syncs",
             "Offset-syncs written (MM2's mm2-offset-syncs topic)",
