@@ -1,5 +1,6 @@
 //! The `kmirror` binary: argument parsing, logging setup and signals; the work happens in the `kmirror` crate.
 
+mod fence;
 mod offsets;
 mod run;
 mod validate;
@@ -30,6 +31,8 @@ enum Command {
     Failover(offsets::FailoverArgs),
     /// End a migration: wait until the copy is complete, move the groups, say when it is safe to switch.
     Cutover(offsets::CutoverArgs),
+    /// Lift the fence `failover` recorded, so `kmirror run` writes into the flow's target again.
+    Unfence(fence::UnfenceArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -41,6 +44,7 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Translate(args) => offsets::translate(&args),
         Command::Failover(args) => offsets::failover_cmd(&args),
         Command::Cutover(args) => offsets::cutover_cmd(&args),
+        Command::Unfence(args) => fence::unfence_cmd(&args),
     }
 }
 

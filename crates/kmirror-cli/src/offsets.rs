@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use kmirror::config::Config;
 use kmirror::ops::{
-    CutoverReport, FailoverReport, GroupTranslation, OffsetsView, OpsClients, cutover, failover,
-    translate_group,
+    CutoverReport, FailoverOptions, FailoverReport, GroupTranslation, OffsetsView, OpsClients,
+    cutover, failover, translate_group,
 };
 
 /// Exit code for an invalid config (as `kmirror validate`).
-const INVALID: u8 = 2;
+pub(crate) const INVALID: u8 = 2;
 
 /// Arguments of `kmirror translate`.
 #[derive(Debug, clap::Args)]
@@ -47,6 +47,12 @@ pub struct FailoverArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Show what would happen (translations, which groups would be written) and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not record the failover in the target cluster (kmirror would go on replicating into it).
+    #[arg(long)]
+    no_fence: bool,
 }
 
 /// Arguments of `kmirror cutover`: those of `failover`, and how long to wait for the copy.
@@ -59,7 +65,7 @@ pub struct CutoverArgs {
     timeout: u64,
 }
 
-fn load(path: &Path) -> Option<Config> {
+pub(crate) fn load(path: &Path) -> Option<Config> {
     match Config::load(path) {
         Ok(c) => Some(c),
         Err(e) => {
@@ -69,7 +75,7 @@ fn load(path: &Path) -> Option<Config> {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -110,17 +116,23 @@ pub fn cutover_cmd(cutover_args: &CutoverArgs) -> anyhow::Result<ExitCode> {
     let mut last_said = std::time::Instant::now() - std::time::Duration::from_secs(60);
     let result = runtime()?.block_on(async {
         let clients = OpsClients::connect(&config, &args.flow).await?;
-        cutover(&clients, groups.as_ref(), timeout, |state| {
-            if !state.behind.is_empty() && last_said.elapsed().as_secs() >= 5 {
-                last_said = std::time::Instant::now();
-                eprintln!(
-                    "waiting: {} records still to copy on {} of {} partitions",
-                    state.total_lag_records,
-                    state.behind.len(),
-                    state.partitions
-                );
-            }
-        })
+        cutover(
+            &clients,
+            groups.as_ref(),
+            timeout,
+            &command_line(),
+            |state| {
+                if !state.behind.is_empty() && last_said.elapsed().as_secs() >= 5 {
+                    last_said = std::time::Instant::now();
+                    eprintln!(
+                        "waiting: {} records still to copy on {} of {} partitions",
+                        state.total_lag_records,
+                        state.behind.len(),
+                        state.partitions
+                    );
+                }
+            },
+        )
         .await
         .map_err(anyhow::Error::from)
     });
@@ -167,19 +179,26 @@ pub fn failover_cmd(args: &FailoverArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(INVALID));
     };
     let groups = groups_regex(args.groups.as_deref())?;
+    let options = FailoverOptions {
+        dry_run: args.dry_run,
+        fence: !args.no_fence,
+        command: command_line(),
+    };
     let report = runtime()?.block_on(async {
         let clients = OpsClients::connect(&config, &args.flow).await?;
-        failover(&clients, groups.as_ref()).await
+        failover(&clients, groups.as_ref(), &options).await
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", render_failover(&report));
     }
-    let failed = report
-        .groups
-        .iter()
-        .any(|g| g.outcome != "synced" && g.outcome != "already_ahead");
+    let failed = report.groups.iter().any(|g| {
+        !matches!(
+            g.outcome.as_str(),
+            "synced" | "already_ahead" | "would_sync"
+        )
+    });
     Ok(if failed {
         ExitCode::from(1)
     } else {
@@ -263,9 +282,25 @@ fn render_translation(t: &GroupTranslation) -> String {
     out
 }
 
+/// The command as typed, recorded with a fence.
+pub(crate) fn command_line() -> String {
+    let args: Vec<String> = std::env::args().collect();
+    let mut line = String::from("kmirror");
+    for a in args.iter().skip(1) {
+        line.push(' ');
+        line.push_str(a);
+    }
+    line
+}
+
 fn render_failover(r: &FailoverReport) -> String {
     let mut out = format!(
-        "failover of flow {}: source {}\n",
+        "{}failover of flow {}: source {}\n",
+        if r.dry_run {
+            "DRY RUN (nothing written): "
+        } else {
+            ""
+        },
         r.flow,
         if r.source_reachable {
             "reachable: offsets translated now"
@@ -314,6 +349,23 @@ fn render_failover(r: &FailoverReport) -> String {
             );
         }
         None => out.push_str("no source heartbeats on the target\n"),
+    }
+    match &r.fence {
+        Some(f) => {
+            let _ = writeln!(
+                out,
+                "fenced: flow {} is recorded as failed over in cluster {}'s {}; no kmirror process writes into \
+                 it any more (lift with `kmirror unfence --flow {} --yes`)",
+                f.flow,
+                r.flow.split("->").nth(1).unwrap_or("?"),
+                kmirror::flow_state::FLOW_STATE_TOPIC,
+                f.flow
+            );
+        }
+        None if r.dry_run => out.push_str(
+            "would record the flow as failed over in its target cluster (kmirror run stops writing into it)\n",
+        ),
+        None => {}
     }
     let behind: Vec<Vec<String>> = r
         .lag

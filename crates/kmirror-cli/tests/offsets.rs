@@ -1139,3 +1139,134 @@ async fn a_group_reset_back_on_the_source_gets_a_lower_checkpoint_but_is_not_rew
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(committed(&b.bootstrap, &group, &remote), ahead);
 }
+
+/// How often `text` contains `needle`.
+fn occurrences(text: &str, needle: &str) -> usize {
+    text.matches(needle).count()
+}
+
+/// Waits until kmirror's log holds `needle` at least `times` times.
+async fn wait_for_log(mirror: &Mirror, needle: &str, times: usize) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while occurrences(&mirror.log_text(), needle) < times {
+        assert!(
+            Instant::now() < deadline,
+            "kmirror never logged {needle:?} ({times} times):\n{}",
+            tail(&mirror.log_text(), 40)
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Fencing (S2, S3): `kmirror failover --dry-run` writes nothing; `kmirror failover` records in the target that the
+/// flow failed over, and the running `kmirror run` stops writing into the target within seconds, saying why and
+/// what to run next; a `kmirror run` started later does not start the flow either; `kmirror unfence` asks for
+/// confirmation, and once lifted the flow resumes from its progress, copying nothing twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn failover_fences_the_flow_until_the_fence_is_lifted() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("fence");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 2)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(400, 2, "f1"),
+        Compression::Lz4,
+    )
+    .await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let flow = format!("{src}->{dst}");
+    let port = free_port();
+    let props = flow_properties(
+        &src,
+        &dst,
+        &topic,
+        &unique_name("nogroup"),
+        &format!("kmirror.http.listen = 127.0.0.1:{port}\n"),
+    );
+    let mut mirror = Mirror::start(&props);
+    let config = mirror.config.to_str().expect("utf-8 path").to_string();
+    let remote = format!("{src}.{topic}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, 400, WAIT).await;
+
+    let (ok, stdout, stderr) = run_kmirror(&[
+        "failover",
+        "--config",
+        &config,
+        "--flow",
+        &flow,
+        "--dry-run",
+    ]);
+    assert!(ok, "dry run: {stdout}\n{stderr}");
+    assert!(
+        stdout.contains("DRY RUN") && stdout.contains("would record"),
+        "{stdout}"
+    );
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(100, 2, "f2"),
+        Compression::Lz4,
+    )
+    .await;
+    wait_for_records(&mirror, &b.bootstrap, &remote, 500, WAIT).await;
+
+    let (ok, stdout, stderr) =
+        run_kmirror(&["failover", "--config", &config, "--flow", &flow, "--json"]);
+    assert!(ok, "failover: {stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("failover --json");
+    assert_eq!(report["fence"]["phase"], "failed-over", "{stdout}");
+    assert!(
+        report["fence"]["positions"][format!("{topic}-0")].is_array(),
+        "the fence records the copy's positions: {stdout}"
+    );
+    // The running process stops copying, says why and what to run next.
+    wait_for_log(&mirror, "stopping: flow", 1).await;
+    wait_for_log(&mirror, "flow stopped; progress committed", 1).await;
+    let log = mirror.log_text();
+    assert!(
+        log.contains("kmirror unfence --flow") && log.contains("was failed over"),
+        "{}",
+        tail(&log, 20)
+    );
+    let status = http_get(port, "/status");
+    assert!(
+        status.contains("was failed over"),
+        "/status shows the fence: {status}"
+    );
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(100, 2, "f3"),
+        Compression::Lz4,
+    )
+    .await;
+    // Topics are refreshed every second: a flow still copying would have copied these by now.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        record_total(&b.bootstrap, &remote).await,
+        500,
+        "nothing written after the fence"
+    );
+
+    // A process started later does not start the flow.
+    mirror.restart();
+    wait_for_log(&mirror, "not replicating: flow", 1).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        record_total(&b.bootstrap, &remote).await,
+        500,
+        "a new process honours the fence"
+    );
+
+    let (ok, stdout, _) = run_kmirror(&["unfence", "--config", &config, "--flow", &flow]);
+    assert!(
+        !ok && stdout.contains("--yes"),
+        "unfence asks for confirmation: {stdout}"
+    );
+    let (ok, stdout, stderr) =
+        run_kmirror(&["unfence", "--config", &config, "--flow", &flow, "--yes"]);
+    assert!(ok, "unfence: {stdout}\n{stderr}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, 600, WAIT).await;
+    support::assert_same_records(&a.bootstrap, &topic, &b.bootstrap, &remote).await;
+}

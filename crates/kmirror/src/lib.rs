@@ -21,6 +21,7 @@ pub mod api;
 pub mod config;
 pub mod discovery;
 pub mod flow;
+pub mod flow_state;
 pub mod heartbeat;
 pub mod internal_records;
 pub mod internal_topics;

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{ApiState, serve};
 use crate::config::{Config, FlowConfig, Role, Side};
 use crate::flow::{FlowClients, run_flow};
+use crate::flow_state::read_flow_state;
 use crate::heartbeat::HeartbeatEmitter;
 use crate::telemetry::{Metrics, StatusBoard};
 use kmirror_kafka::admin::Admin;
@@ -169,6 +170,10 @@ async fn supervise_flow(
         else {
             return;
         };
+        // A flow failed over (fenced) writes nothing into its target: wait until the fence is lifted.
+        if !wait_while_fenced(&target, &name, &status, &shutdown).await {
+            return;
+        }
         let offset_syncs = if flow.offset_syncs_cluster() == flow.source {
             source.clone()
         } else {
@@ -176,20 +181,31 @@ async fn supervise_flow(
         };
         let clients = FlowClients {
             source,
-            target,
+            target: target.clone(),
             offset_syncs,
         };
-        match run_flow(
+        // Stops the flow (gracefully: in-flight data acknowledged, progress committed) once it is fenced.
+        let stop = shutdown.child_token();
+        let watcher = tokio::spawn(watch_fence(
+            target,
+            name.clone(),
+            status.clone(),
+            stop.clone(),
+        ));
+        let result = run_flow(
             config.clone(),
             flow.clone(),
             clients,
             metrics.clone(),
             status.clone(),
-            shutdown.clone(),
+            stop,
         )
-        .await
-        {
-            Ok(()) => return,
+        .await;
+        watcher.abort();
+        match result {
+            Ok(()) if shutdown.is_cancelled() => return,
+            // Fenced while running: back to waiting for the fence to be lifted.
+            Ok(()) => continue,
             Err(e) => {
                 tracing::error!(flow = %name, error = %e, "flow stopped; restarting in 10 s");
                 status.problem(&name, "flow", e.to_string());
@@ -202,6 +218,76 @@ async fn supervise_flow(
         }
     }
 }
+
+/// How often a running flow checks whether it was failed over, and a fenced one whether it may run again.
+const FENCE_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Waits while flow `name` is fenced in its target cluster; false on shutdown. A flow state that cannot be
+/// read does not keep the flow from running (it is reported).
+async fn wait_while_fenced(
+    target: &Client,
+    name: &str,
+    status: &StatusBoard,
+    shutdown: &CancellationToken,
+) -> bool {
+    let mut reported = false;
+    loop {
+        match read_flow_state(target, name).await {
+            Ok(state) if state.is_fenced() => {
+                if !reported {
+                    tracing::warn!(flow = %name, "not replicating: {}", state.describe());
+                    status.problem(name, FENCE_SUBJECT, state.describe());
+                    reported = true;
+                }
+            }
+            Ok(_) => {
+                if reported {
+                    tracing::info!(flow = %name, "the fence was lifted; replicating again");
+                }
+                status.resolve(name, FENCE_SUBJECT);
+                return true;
+            }
+            Err(e) => {
+                tracing::warn!(flow = %name, error = %e, "cannot tell whether the flow was failed over; replicating");
+                return true;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            _ = tokio::time::sleep(FENCE_CHECK_INTERVAL) => {}
+        }
+    }
+}
+
+/// Cancels `stop` as soon as flow `name` is found fenced in its target cluster.
+async fn watch_fence(
+    target: Client,
+    name: String,
+    status: Arc<StatusBoard>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(FENCE_CHECK_INTERVAL) => {}
+        }
+        match read_flow_state(&target, &name).await {
+            Ok(state) if state.is_fenced() => {
+                tracing::warn!(flow = %name, "stopping: {}", state.describe());
+                status.problem(&name, FENCE_SUBJECT, state.describe());
+                stop.cancel();
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(flow = %name, error = %e, "flow state not readable this time")
+            }
+        }
+    }
+}
+
+/// The `/status` subject of a flow's fence.
+const FENCE_SUBJECT: &str = "fenced";
 
 async fn supervise_heartbeats(
     config: Arc<Config>,

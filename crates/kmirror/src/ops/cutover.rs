@@ -11,7 +11,8 @@ use regex::Regex;
 use serde::Serialize;
 
 use super::clients::{OpsClients, OpsError};
-use super::failover::{FailoverReport, failover};
+use super::failover::{FailoverOptions, FailoverReport, failover};
+use crate::flow_state::{FlowPhase, FlowState, write_flow_state};
 use crate::policy::should_replicate_topic;
 use crate::progress::read_progress_timed;
 
@@ -162,6 +163,7 @@ pub async fn cutover(
     clients: &OpsClients,
     groups: Option<&Regex>,
     timeout: Duration,
+    command: &str,
     mut progress: impl FnMut(&CopyState),
 ) -> Result<CutoverReport, CutoverError> {
     let started = Instant::now();
@@ -197,7 +199,14 @@ pub async fn cutover(
         }
         tokio::time::sleep(POLL).await;
     };
-    let report = failover(clients, groups).await?;
+    // Fenced only once it is safe to switch: otherwise the operator fixes what is wrong and runs it again,
+    // which needs the flow still copying.
+    let options = FailoverOptions {
+        dry_run: false,
+        fence: false,
+        command: command.to_string(),
+    };
+    let mut report = failover(clients, groups, &options).await?;
     let after = copy_state(clients).await?;
     let mut reasons = Vec::new();
     let written: Vec<String> = after
@@ -230,6 +239,25 @@ pub async fn cutover(
                 g.translation.group
             ));
         }
+    }
+    if reasons.is_empty() {
+        // The migration is over: the target is the primary now, and no kmirror process writes into it.
+        let mut fence = FlowState::new(&clients.flow.name(), FlowPhase::FailedOver, command);
+        fence.positions = after
+            .ends
+            .iter()
+            .map(|(tp, end)| (tp.to_string(), (*end, -1)))
+            .collect();
+        write_flow_state(&clients.target, &fence)
+            .await
+            .map_err(|e| {
+                CutoverError::Ops(OpsError::Cluster {
+                    what: "recording the cut-over".into(),
+                    alias: clients.flow.target.clone(),
+                    message: e.to_string(),
+                })
+            })?;
+        report.fence = Some(fence);
     }
     Ok(CutoverReport {
         flow: clients.flow.name(),

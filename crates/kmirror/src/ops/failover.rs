@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::clients::{OpsClients, OpsError};
 use super::translate::{DerivedFrom, GroupTranslation, OffsetsView, translate_group};
 use crate::discovery::{SINGLE_PARTITION, ensure_internal_topic};
+use crate::flow_state::{FlowPhase, FlowState, write_flow_state};
 use crate::internal_records::{OutRecord, encode_batch};
 use crate::internal_topics::read_each;
 use crate::mm2::Checkpoint;
@@ -52,9 +53,28 @@ pub struct PartitionLag {
     pub progress_at_ms: i64,
 }
 
+/// How a failover is carried out.
+#[derive(Debug, Clone)]
+pub struct FailoverOptions {
+    /// Only say what would happen: nothing is written anywhere.
+    pub dry_run: bool,
+    /// Record in the target cluster that the flow failed over, so no kmirror process writes into the target
+    /// any more (see [`crate::flow_state`]).
+    pub fence: bool,
+    /// The command line, recorded with the fence.
+    pub command: String,
+}
+
+/// A running flow sees a fence within [`crate::flow_state`]'s check interval and then commits its progress:
+/// the positions are read after this long.
+const FENCE_SETTLE: std::time::Duration = std::time::Duration::from_secs(4);
+
 #[derive(Debug, Clone, Serialize)]
 pub struct FailoverReport {
     pub flow: String,
+    pub dry_run: bool,
+    /// The fence recorded in the target cluster, if any.
+    pub fence: Option<FlowState>,
     pub source_reachable: bool,
     pub groups: Vec<FailoverGroup>,
     pub checkpoints_written: usize,
@@ -71,14 +91,26 @@ pub struct FailoverReport {
 pub async fn failover(
     clients: &OpsClients,
     groups: Option<&Regex>,
+    options: &FailoverOptions,
 ) -> Result<FailoverReport, OpsError> {
     let flow = &clients.flow;
-    let view = OffsetsView::read(clients).await?;
     let target_err = |what: String, message: String| OpsError::Cluster {
         what,
         alias: flow.target.clone(),
         message,
     };
+    let fencing = options.fence && !options.dry_run;
+    if fencing {
+        // Fence first: a running flow stops copying, so the positions below do not move any more.
+        let fence = FlowState::new(&flow.name(), FlowPhase::FailedOver, &options.command);
+        write_flow_state(&clients.target, &fence)
+            .await
+            .map_err(|e| target_err("recording the failover".into(), e.to_string()))?;
+        if clients.source.is_ok() {
+            tokio::time::sleep(FENCE_SETTLE).await;
+        }
+    }
+    let view = OffsetsView::read(clients).await?;
     let selected =
         |g: &str| should_replicate_group(flow, g).is_ok() && groups.is_none_or(|r| r.is_match(g));
     let source_admin = clients.source.as_ref().ok().map(|c| Admin::new(c.clone()));
@@ -131,7 +163,7 @@ pub async fn failover(
         })
         .filter(|c| view.checkpoints.should_emit(c))
         .collect();
-    if !fresh.is_empty() {
+    if !fresh.is_empty() && !options.dry_run {
         write_checkpoints(clients, &fresh)
             .await
             .map_err(|e| target_err("writing the last checkpoints".into(), e))?;
@@ -153,7 +185,8 @@ pub async fn failover(
                 })
             })
             .collect();
-        let (target_state, outcome, written) = sync_group(&target, &t.group, &wanted).await;
+        let (target_state, outcome, written) =
+            sync_group(&target, &t.group, &wanted, options.dry_run).await;
         groups_out.push(FailoverGroup {
             source_state: source_states.get(&t.group).cloned(),
             target_state,
@@ -164,6 +197,25 @@ pub async fn failover(
     }
 
     let lag = replication_lag(clients, &view).await;
+    let fence = if fencing {
+        let mut fence = FlowState::new(&flow.name(), FlowPhase::FailedOver, &options.command);
+        fence.positions = view
+            .progress
+            .iter()
+            .map(|(tp, (p, _))| {
+                (
+                    tp.to_string(),
+                    (p.next_offset(), p.downstream.map_or(-1, |d| d + 1)),
+                )
+            })
+            .collect();
+        write_flow_state(&clients.target, &fence)
+            .await
+            .map_err(|e| target_err("recording the failover".into(), e.to_string()))?;
+        Some(fence)
+    } else {
+        None
+    };
     let total_lag_records = lag
         .iter()
         .map(|l| l.lag_records)
@@ -171,6 +223,8 @@ pub async fn failover(
         .filter(|_| !lag.is_empty());
     Ok(FailoverReport {
         flow: flow.name(),
+        dry_run: options.dry_run,
+        fence,
         source_reachable: listed.is_some(),
         groups: groups_out,
         checkpoints_written: fresh.len(),
@@ -223,6 +277,7 @@ async fn sync_group(
     target: &Admin,
     group: &str,
     wanted: &[Checkpoint],
+    dry_run: bool,
 ) -> (Option<String>, String, Vec<String>) {
     let described = match target.describe_group(group).await {
         Ok(d) => d,
@@ -239,6 +294,10 @@ async fn sync_group(
     let writes = offsets_to_write(wanted, &current);
     if writes.is_empty() {
         return (state, "already_ahead".into(), Vec::new());
+    }
+    if dry_run {
+        let would: Vec<String> = writes.keys().map(ToString::to_string).collect();
+        return (state, "would_sync".into(), would);
     }
     match target.offset_commit(group, &writes).await {
         Ok(results) => {

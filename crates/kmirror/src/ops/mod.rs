@@ -8,7 +8,7 @@ mod translate;
 
 pub use clients::{OpsClients, OpsError};
 pub use cutover::{Behind, CopyState, CutoverError, CutoverReport, copy_state, cutover};
-pub use failover::{FailoverGroup, FailoverReport, PartitionLag, failover};
+pub use failover::{FailoverGroup, FailoverOptions, FailoverReport, PartitionLag, failover};
 pub use translate::{
     DerivedFrom, GroupTranslation, OffsetsView, PartitionTranslation, translate_group,
 };
