@@ -1,5 +1,6 @@
 //! The `kmirror` binary: argument parsing, logging setup and signals; the work happens in the `kmirror` crate.
 
+mod failback;
 mod fence;
 mod offsets;
 mod run;
@@ -33,6 +34,12 @@ enum Command {
     Cutover(offsets::CutoverArgs),
     /// Lift the fence `failover` recorded, so `kmirror run` writes into the flow's target again.
     Unfence(fence::UnfenceArgs),
+    /// After a failover: rebuild the old primary from the new one, move the groups back, re-protect.
+    Failback(failback::FailbackArgs),
+    /// Move a flow's stored progress (start over, or skip ahead), confirmed and logged.
+    Reset(failback::ResetArgs),
+    /// Write records a failback exported back into a cluster.
+    Replay(failback::ReplayArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -45,6 +52,9 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Failover(args) => offsets::failover_cmd(&args),
         Command::Cutover(args) => offsets::cutover_cmd(&args),
         Command::Unfence(args) => fence::unfence_cmd(&args),
+        Command::Failback(args) => failback::failback_cmd(&args),
+        Command::Reset(args) => failback::reset_cmd(&args),
+        Command::Replay(args) => failback::replay_cmd(&args),
     }
 }
 

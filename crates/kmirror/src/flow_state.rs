@@ -33,6 +33,32 @@ pub enum FlowPhase {
     Replicating,
     /// Failed over: the target is the primary now; the flow writes nothing into it.
     FailedOver,
+    /// `kmirror failback` is rebuilding the old primary from the new one (see [`FailbackState`]); the flow
+    /// still writes nothing into its target.
+    FailingBack,
+}
+
+/// How far a failback got, so that running `kmirror failback` again after a crash finishes the job without
+/// exporting or wiping twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailbackState {
+    pub step: FailbackStep,
+    /// Where the records that reached the old primary but never the new one were exported.
+    pub export_dir: String,
+    pub exported_records: i64,
+    /// Per source partition (`topic-N`) of the flow, where it resumes after re-protection: (last source
+    /// offset already on the target, its target offset). Recorded when the groups moved back.
+    #[serde(default)]
+    pub reprotect: BTreeMap<String, (i64, i64)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailbackStep {
+    /// Orphans exported, the old primary's mirrored topics emptied; the reverse copy runs.
+    Rebuilding,
+    /// Consumer groups moved back to the old primary; re-protection (the flow resumes) is left.
+    Switched,
 }
 
 /// The last operator decision about one flow: who, when, and at which positions.
@@ -51,6 +77,9 @@ pub struct FlowState {
     /// next target offset), as the stored progress said.
     #[serde(default)]
     pub positions: BTreeMap<String, (i64, i64)>,
+    /// While failing back: how far it got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failback: Option<FailbackState>,
 }
 
 impl FlowState {
@@ -62,6 +91,7 @@ impl FlowState {
             by: operator(),
             command: command.to_string(),
             positions: BTreeMap::new(),
+            failback: None,
         }
     }
 
@@ -82,6 +112,19 @@ impl FlowState {
                 self.by,
                 format_time(self.at_ms),
                 self.command,
+                self.flow
+            ),
+            FlowPhase::FailingBack => format!(
+                "flow {} is failing back since {} (by {}, step {}): the old primary is being rebuilt from the new \
+                 one, so kmirror writes nothing into {}. Run `kmirror failback --flow {} --yes` again to finish",
+                self.flow,
+                format_time(self.at_ms),
+                self.by,
+                self.failback.as_ref().map_or("unknown", |f| match f.step {
+                    FailbackStep::Rebuilding => "rebuilding",
+                    FailbackStep::Switched => "switched",
+                }),
+                self.flow.split("->").nth(1).unwrap_or("the target"),
                 self.flow
             ),
         }
@@ -183,6 +226,7 @@ pub async fn read_flow_state(client: &Client, name: &str) -> Result<FlowState, F
             by: String::new(),
             command: String::new(),
             positions: BTreeMap::new(),
+            failback: None,
         }))
 }
 

@@ -40,7 +40,7 @@ pub struct CopyState {
     pub progress_error: Option<String>,
     /// Source end offsets, to notice writes after the copy was complete.
     #[serde(skip)]
-    ends: BTreeMap<TopicPartition, i64>,
+    pub(crate) ends: BTreeMap<TopicPartition, i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
