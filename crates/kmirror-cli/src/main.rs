@@ -58,12 +58,15 @@ fn main() -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Logs to stderr; `RUST_LOG` (e.g. `kmirror=debug`) overrides the default `info`.
+/// Logs to stderr; `RUST_LOG` (e.g. `kmirror=debug`) overrides the default `info`. Colours only on a
+/// terminal: a log file or a log shipper gets plain text.
 fn init_tracing() {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }

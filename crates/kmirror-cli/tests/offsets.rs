@@ -1270,3 +1270,79 @@ async fn failover_fences_the_flow_until_the_fence_is_lifted() {
     wait_for_records(&mirror, &b.bootstrap, &remote, 600, WAIT).await;
     support::assert_same_records(&a.bootstrap, &topic, &b.bootstrap, &remote).await;
 }
+
+/// `kmirror reset`: refused while `kmirror run` copies the flow; without `--yes` only the plan is shown; with it,
+/// the flow resumes where it was told to (here: the source's end, skipping what was written while it was
+/// stopped) and copies nothing twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn reset_moves_the_stored_progress_only_when_confirmed_and_the_flow_is_stopped() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("reset");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 2)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(300, 2, "r1"),
+        Compression::Lz4,
+    )
+    .await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let flow = format!("{src}->{dst}");
+    let props = flow_properties(&src, &dst, &topic, &unique_name("nogroup"), "");
+    let mut mirror = Mirror::start(&props);
+    let config = mirror.config.to_str().expect("utf-8 path").to_string();
+    let remote = format!("{src}.{topic}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, 300, WAIT).await;
+
+    let reset = ["reset", "--config", &config, "--flow", &flow, "--to", "end"];
+    let (ok, stdout, stderr) = run_kmirror(&[&reset[..], &["--yes"]].concat());
+    assert!(
+        !ok && stderr.contains("stop it first"),
+        "refused while running: {stdout}\n{stderr}"
+    );
+
+    assert_eq!(mirror.stop(), Some(0));
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(100, 2, "skipped"),
+        Compression::Lz4,
+    )
+    .await;
+    // Progress commits are a second apart; the refusal looks at the last 10 s.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let (ok, stdout, _) = run_kmirror(&reset);
+    assert!(
+        !ok && stdout.contains("--yes") && stdout.contains("NEXT-AFTER"),
+        "plan only: {stdout}"
+    );
+    let (ok, stdout, stderr) = run_kmirror(&[&reset[..], &["--yes"]].concat());
+    assert!(ok, "reset: {stdout}\n{stderr}");
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(50, 2, "after"),
+        Compression::Lz4,
+    )
+    .await;
+    mirror.restart();
+    wait_for_records(&mirror, &b.bootstrap, &remote, 350, WAIT).await;
+    let on_a = read_all(&a.bootstrap, &topic).await;
+    let on_b = read_all(&b.bootstrap, &remote).await;
+    let wanted: Vec<&ReadRecord> = on_a
+        .iter()
+        .filter(|r| {
+            !r.value
+                .as_deref()
+                .is_some_and(|v| v.starts_with(b"v-skipped"))
+        })
+        .collect();
+    assert_eq!(wanted.len(), on_b.len());
+    for (x, y) in wanted.iter().zip(&on_b) {
+        assert_eq!(
+            x.content(),
+            y.content(),
+            "B holds A's records except the skipped ones, in order"
+        );
+    }
+}

@@ -1079,6 +1079,10 @@ async fn foreign_writes_into_the_target_stop_the_partition_and_never_skip_a_sour
         "the error names the partition, the foreign offsets and the remedy:\n{}",
         tail(&log, 40)
     );
+    assert!(
+        !log.contains('\x1b'),
+        "a log written to a file has no colour escape codes"
+    );
     let status = http_get(port, "/status");
     assert!(
         status.contains("did not write"),
