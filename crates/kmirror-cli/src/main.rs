@@ -3,6 +3,7 @@
 mod fence;
 mod offsets;
 mod run;
+mod status;
 mod validate;
 
 use std::process::ExitCode;
@@ -33,6 +34,9 @@ enum Command {
     Cutover(offsets::CutoverArgs),
     /// Lift the fence `failover` recorded, so `kmirror run` writes into the flow's target again.
     Unfence(fence::UnfenceArgs),
+    /// How every enabled flow stands, from the clusters alone: state, lag, heartbeats, groups, problems
+    /// (exit 0 when every flow is replicating and reachable, 1 otherwise).
+    Status(status::StatusArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -45,6 +49,7 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Failover(args) => offsets::failover_cmd(&args),
         Command::Cutover(args) => offsets::cutover_cmd(&args),
         Command::Unfence(args) => fence::unfence_cmd(&args),
+        Command::Status(args) => status::status_cmd(&args),
     }
 }
 

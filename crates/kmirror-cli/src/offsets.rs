@@ -207,7 +207,7 @@ pub fn failover_cmd(args: &FailoverArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Left-aligned columns.
-fn table(rows: &[Vec<String>]) -> String {
+pub(crate) fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|c| {
@@ -229,7 +229,7 @@ fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
-fn opt(v: Option<i64>) -> String {
+pub(crate) fn opt(v: Option<i64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
