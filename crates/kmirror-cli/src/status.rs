@@ -1,6 +1,6 @@
 //! `kmirror status`: how every enabled flow stands, read from the clusters alone (no running kmirror needed).
 //! Exit code 0 when every flow shown is replicating (not fenced) and both its clusters answer, 1 otherwise,
-//! 2 for an invalid config: usable from monitoring as it is.
+//! 2 for an invalid config or an unknown `--flow`: usable from monitoring as it is.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -29,7 +29,14 @@ pub fn status_cmd(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let Some(config) = load(&args.config) else {
         return Ok(ExitCode::from(INVALID));
     };
-    let report = runtime()?.block_on(status(&config, args.flow.as_deref()))?;
+    let report = match runtime()?.block_on(status(&config, args.flow.as_deref())) {
+        Ok(r) => r,
+        // The only error: --flow names no flow of the config.
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(INVALID));
+        }
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -74,7 +81,7 @@ fn render(r: &StatusReport) -> String {
             f.flow.clone(),
             f.state.clone(),
             reachable(f.source_reachable),
-            reachable(f.target_reachable),
+            reachable(Some(f.target_reachable)),
             opt(f.lag_records),
             secs(f.lag_seconds),
             secs(f.heartbeat_age_seconds),
@@ -94,8 +101,13 @@ fn render(r: &StatusReport) -> String {
     out
 }
 
-fn reachable(ok: bool) -> String {
-    if ok { "ok" } else { "UNREACHABLE" }.into()
+fn reachable(ok: Option<bool>) -> String {
+    match ok {
+        Some(true) => "ok",
+        Some(false) => "UNREACHABLE",
+        None => "-",
+    }
+    .into()
 }
 
 fn render_flow(f: &FlowStatus) -> String {
@@ -112,8 +124,10 @@ fn render_flow(f: &FlowStatus) -> String {
     out.push('\n');
     let _ = writeln!(
         out,
-        "last progress commit {} ago; source heartbeat copied {} ago",
+        "age of the last progress commit: {}; of the newest {} heartbeat copied to {}: {}",
         secs(f.last_progress_age_seconds),
+        f.source,
+        f.target,
         secs(f.source_heartbeat_age_seconds)
     );
     if !f.topics.is_empty() {
