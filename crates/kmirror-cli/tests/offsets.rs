@@ -1343,13 +1343,21 @@ async fn status_shows_replicating_lagging_and_failed_over_flows() {
     assert_eq!(flow_json["topics"][0]["target_topic"], remote.as_str());
     assert_eq!(flow_json["topics"][0]["lag_records"], 0);
 
-    // kmirror stopped, 300 more records on A: behind by exactly those, with a lag in time.
+    // kmirror stopped, 300 more records on A: behind by exactly those, with a lag in time. Someone writes
+    // into B's copy of partition 0: `kmirror run` would refuse that partition, and status says so.
     mirror.stop();
     produce(
         &a.bootstrap,
         &topic,
         &plain_records(300, 2, "s2"),
         Compression::Lz4,
+    )
+    .await;
+    produce(
+        &b.bootstrap,
+        &remote,
+        &plain_records(5, 1, "foreign"),
+        Compression::None,
     )
     .await;
     let (ok, json) = status_json(&config, &flow);
@@ -1368,10 +1376,17 @@ async fn status_shows_replicating_lagging_and_failed_over_flows() {
             .all(|d| d["lag_basis"] == "oldest-uncopied-record" && d["lag_seconds"].is_number()),
         "the age of the oldest uncopied record is measured on the source: {json:#}"
     );
+    let problems = f["problems"].to_string();
+    assert!(problems.contains("2 of 2 partitions behind"), "{json:#}");
+    assert_eq!(f["topics"][0]["partitions_refused"], 1, "{json:#}");
     assert!(
-        f["problems"].as_array().is_some_and(|p| p.iter().any(|p| p
+        details[0]["refused"]
             .as_str()
-            .is_some_and(|p| p.contains("2 of 2 partitions behind")))),
+            .is_some_and(|r| r.contains("did not write")),
+        "partition 0 holds foreign records past the progress: {json:#}"
+    );
+    assert!(
+        problems.contains(&format!("{topic}-0: refused")),
         "{json:#}"
     );
 

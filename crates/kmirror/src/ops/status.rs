@@ -570,8 +570,9 @@ async fn refusals(
                         source.clone(),
                         format!(
                             "target partition {target} holds records kmirror did not write after its last \
-                             copied record, at offsets {}; stop that writer, then set \
+                             copied record ({} at offsets {}); stop that writer, then set \
                              kmirror.existing.target.data = append or delete the target topic",
+                            surplus.foreign_count(),
                             surplus.foreign_ranges()
                         ),
                     );
