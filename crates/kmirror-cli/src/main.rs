@@ -4,6 +4,7 @@ mod failback;
 mod fence;
 mod offsets;
 mod run;
+mod status;
 mod validate;
 
 use std::process::ExitCode;
@@ -40,6 +41,9 @@ enum Command {
     Reset(failback::ResetArgs),
     /// Write records a failback exported back into a cluster.
     Replay(failback::ReplayArgs),
+    /// How every enabled flow stands, from the clusters alone: state, lag, heartbeats, groups, problems
+    /// (exit 0 when every flow is replicating and reachable, 1 otherwise).
+    Status(status::StatusArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -55,6 +59,7 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Failback(args) => failback::failback_cmd(&args),
         Command::Reset(args) => failback::reset_cmd(&args),
         Command::Replay(args) => failback::replay_cmd(&args),
+        Command::Status(args) => status::status_cmd(&args),
     }
 }
 

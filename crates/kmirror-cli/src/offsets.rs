@@ -229,7 +229,7 @@ pub(crate) fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
-fn opt(v: Option<i64>) -> String {
+pub(crate) fn opt(v: Option<i64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 

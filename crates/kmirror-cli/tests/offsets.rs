@@ -1346,3 +1346,148 @@ async fn reset_moves_the_stored_progress_only_when_confirmed_and_the_flow_is_sto
         );
     }
 }
+
+/// `kmirror status --config F [--json]` as an operator runs it: (exit code 0, JSON).
+fn status_json(config: &str, flow: &str) -> (bool, serde_json::Value) {
+    let (ok, stdout, stderr) =
+        run_kmirror(&["status", "--config", config, "--flow", flow, "--json"]);
+    let json = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("status --json ({e}): {stdout}\n{stderr}"));
+    (ok, json)
+}
+
+/// `kmirror status` from the clusters alone: a running, caught-up flow is replicating with no lag and fresh
+/// heartbeat and checkpoint ages, its group synced; with kmirror stopped and records produced on the source it
+/// shows the lag in records and in time (still replicating: exit 0); after `kmirror failover` it shows the
+/// flow failed over, by whom and when, and exits 1.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_shows_replicating_lagging_and_failed_over_flows() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let topic = unique_topic("status");
+    let group = unique_name("grp-status");
+    create_topic(&a.bootstrap, &TopicSpec::new(&topic, 2)).await;
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(400, 2, "s1"),
+        Compression::Lz4,
+    )
+    .await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let flow = format!("{src}->{dst}");
+    let mut mirror = Mirror::start(&flow_properties(&src, &dst, &topic, &group, ""));
+    let config = mirror.config.to_str().expect("utf-8 path").to_string();
+    let remote = format!("{src}.{topic}");
+    wait_for_records(&mirror, &b.bootstrap, &remote, 400, WAIT).await;
+    assert_eq!(
+        consume(
+            &a.bootstrap,
+            &topic,
+            &group,
+            Some(150),
+            30_000,
+            &["--from-beginning"]
+        )
+        .len(),
+        150
+    );
+
+    // Caught up: replicating, no lag, heartbeat and checkpoint written, the group synced on B.
+    let deadline = Instant::now() + WAIT;
+    let flow_json = loop {
+        let (ok, json) = status_json(&config, &flow);
+        let f = json["flows"][0].clone();
+        let synced = f["groups"]
+            .as_array()
+            .is_some_and(|g| g.len() == 1 && g[0]["state"] == "synced");
+        if ok && f["lag_records"] == 0 && f["checkpoint_age_seconds"].is_number() && synced {
+            break f;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "status never caught up: {json:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(flow_json["state"], "replicating", "{flow_json:#}");
+    assert_eq!(flow_json["fenced"], false);
+    assert!(
+        flow_json["heartbeat_age_seconds"].is_number(),
+        "{flow_json:#}"
+    );
+    assert_eq!(flow_json["topics"][0]["source_topic"], topic.as_str());
+    assert_eq!(flow_json["topics"][0]["target_topic"], remote.as_str());
+    assert_eq!(flow_json["topics"][0]["lag_records"], 0);
+
+    // kmirror stopped, 300 more records on A: behind by exactly those, with a lag in time. Someone writes
+    // into B's copy of partition 0: `kmirror run` would refuse that partition, and status says so.
+    mirror.stop();
+    produce(
+        &a.bootstrap,
+        &topic,
+        &plain_records(300, 2, "s2"),
+        Compression::Lz4,
+    )
+    .await;
+    produce(
+        &b.bootstrap,
+        &remote,
+        &plain_records(5, 1, "foreign"),
+        Compression::None,
+    )
+    .await;
+    let (ok, json) = status_json(&config, &flow);
+    let f = &json["flows"][0];
+    assert!(
+        ok,
+        "behind but replicating and reachable: exit 0 ({json:#})"
+    );
+    assert_eq!(f["lag_records"], 300, "{json:#}");
+    assert_eq!(f["partitions_behind"], 2, "{json:#}");
+    assert!(f["lag_seconds"].is_number(), "{json:#}");
+    let details = f["topics"][0]["details"].as_array().expect("details");
+    assert!(
+        details
+            .iter()
+            .all(|d| d["lag_basis"] == "oldest-uncopied-record" && d["lag_seconds"].is_number()),
+        "the age of the oldest uncopied record is measured on the source: {json:#}"
+    );
+    let problems = f["problems"].to_string();
+    assert!(problems.contains("2 of 2 partitions behind"), "{json:#}");
+    assert_eq!(f["topics"][0]["partitions_refused"], 1, "{json:#}");
+    assert!(
+        details[0]["refused"]
+            .as_str()
+            .is_some_and(|r| r.contains("did not write")),
+        "partition 0 holds foreign records past the progress: {json:#}"
+    );
+    assert!(
+        problems.contains(&format!("{topic}-0: refused")),
+        "{json:#}"
+    );
+
+    // Failed over: fenced, who and when, exit 1; the table says so too.
+    let (ok, stdout, stderr) = run_kmirror(&["failover", "--config", &config, "--flow", &flow]);
+    assert!(ok, "failover: {stdout}\n{stderr}");
+    let (ok, json) = status_json(&config, &flow);
+    let f = &json["flows"][0];
+    assert!(!ok, "a failed-over flow exits 1: {json:#}");
+    assert_eq!(f["state"], "failed-over", "{json:#}");
+    assert_eq!(f["fenced"], true);
+    assert!(
+        f["decision"]["by"]
+            .as_str()
+            .is_some_and(|b| b.contains('@')),
+        "{json:#}"
+    );
+    assert!(
+        f["decision"]["at_ms"].as_i64().is_some_and(|at| at > 0),
+        "{json:#}"
+    );
+    let (ok, table, _) = run_kmirror(&["status", "--config", &config, "--flow", &flow]);
+    println!("{table}");
+    assert!(
+        !ok && table.contains("failed-over") && table.contains("was failed over by"),
+        "{table}"
+    );
+}

@@ -42,6 +42,45 @@ pub async fn read_each(
     client: &Client,
     topic: &str,
     timeout: Duration,
+    each: impl FnMut(i32, InRecord),
+) -> Result<(), ReadError> {
+    read_range(client, topic, timeout, None, each).await
+}
+
+/// The newest record timestamp of `topic` among the records `keep` accepts, or `None` when there is none.
+/// Looks at the last [`TAIL_OFFSETS`] offsets of each partition first and reads everything only when none
+/// of those is kept: the topics asked about (heartbeats, checkpoints) grow by a record a second until they
+/// are compacted.
+pub async fn newest_timestamp(
+    client: &Client,
+    topic: &str,
+    timeout: Duration,
+    keep: impl Fn(&InRecord) -> bool,
+) -> Result<Option<i64>, ReadError> {
+    for tail in [Some(TAIL_OFFSETS), None] {
+        let mut newest: Option<i64> = None;
+        read_range(client, topic, timeout, tail, |_, r| {
+            if keep(&r) {
+                newest = Some(newest.map_or(r.timestamp, |n| n.max(r.timestamp)));
+            }
+        })
+        .await?;
+        if newest.is_some() {
+            return Ok(newest);
+        }
+    }
+    Ok(None)
+}
+
+/// How far back from its end [`newest_timestamp`] first looks in each partition.
+const TAIL_OFFSETS: i64 = 1000;
+
+/// [`read_each`] from `tail` offsets before each partition's end (or its start).
+async fn read_range(
+    client: &Client,
+    topic: &str,
+    timeout: Duration,
+    tail: Option<i64>,
     mut each: impl FnMut(i32, InRecord),
 ) -> Result<(), ReadError> {
     let kafka = |source| ReadError::Kafka {
@@ -75,7 +114,10 @@ pub async fn read_each(
     let mut position: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
     for (tp, end) in ends {
         let end = end.map_err(kafka)?.offset;
-        let start = start_of.get(&tp.partition).copied().unwrap_or(0);
+        let mut start = start_of.get(&tp.partition).copied().unwrap_or(0);
+        if let Some(tail) = tail {
+            start = start.max(end - tail);
+        }
         if end > start {
             position.insert(tp.partition, (start, end));
         }

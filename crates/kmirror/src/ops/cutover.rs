@@ -43,6 +43,13 @@ pub struct CopyState {
     pub(crate) ends: BTreeMap<TopicPartition, i64>,
 }
 
+impl CopyState {
+    /// The source end offset of every selected partition, as measured.
+    pub fn source_ends(&self) -> &BTreeMap<TopicPartition, i64> {
+        &self.ends
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CutoverReport {
     pub flow: String,

@@ -17,7 +17,7 @@ use super::translate::{DerivedFrom, GroupTranslation, OffsetsView, translate_gro
 use crate::discovery::{SINGLE_PARTITION, ensure_internal_topic};
 use crate::flow_state::{FlowPhase, FlowState, write_flow_state};
 use crate::internal_records::{OutRecord, encode_batch};
-use crate::internal_topics::read_each;
+use crate::internal_topics::newest_timestamp;
 use crate::mm2::Checkpoint;
 use crate::offsets::offsets_to_write;
 use crate::pipeline::forwarder::now_ms;
@@ -321,7 +321,7 @@ async fn sync_group(
     }
 }
 
-async fn replication_lag(clients: &OpsClients, view: &OffsetsView) -> Vec<PartitionLag> {
+pub(crate) async fn replication_lag(clients: &OpsClients, view: &OffsetsView) -> Vec<PartitionLag> {
     let mut partitions: Vec<(&TopicPartition, i64, i64)> = view
         .progress
         .iter()
@@ -357,20 +357,18 @@ async fn replication_lag(clients: &OpsClients, view: &OffsetsView) -> Vec<Partit
 }
 
 /// The newest timestamp in the target's copy of the source's heartbeats (`<source>.heartbeats`).
-async fn last_heartbeat(clients: &OpsClients) -> Option<i64> {
+pub(crate) async fn last_heartbeat(clients: &OpsClients) -> Option<i64> {
     let flow = &clients.flow;
     let topic = flow
         .policy
         .format_remote_topic(&flow.source, flow.policy.heartbeats_topic());
-    let mut newest: Option<i64> = None;
-    let read = read_each(
+    newest_timestamp(
         &clients.target,
         &topic,
         std::time::Duration::from_secs(60),
-        |_, r| {
-            newest = Some(newest.map_or(r.timestamp, |n| n.max(r.timestamp)));
-        },
+        |_| true,
     )
-    .await;
-    read.ok().and(newest)
+    .await
+    .ok()
+    .flatten()
 }

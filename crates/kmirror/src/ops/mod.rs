@@ -1,6 +1,7 @@
 //! Operator commands that run beside (or instead of) the replicating process, built on the engine's modules:
 //! translating a group's offsets, failing a group over to the target, the cut-over at the end of a migration,
-//! failing back (rebuilding the old primary from the new one) and resetting a flow's progress.
+//! failing back (rebuilding the old primary from the new one), resetting a flow's progress, and the status of
+//! every flow.
 
 mod clients;
 mod cutover;
@@ -8,6 +9,7 @@ mod failback;
 mod failover;
 mod replay;
 mod reset;
+mod status;
 mod translate;
 
 pub use clients::{OpsClients, OpsError};
@@ -19,6 +21,10 @@ pub use failback::{
 pub use failover::{FailoverGroup, FailoverOptions, FailoverReport, PartitionLag, failover};
 pub use replay::{ReplayError, Replayed, read_export, replay_export};
 pub use reset::{ResetPartition, ResetPlan, ResetTo, apply_reset, plan_reset};
+pub use status::{
+    FlowStatus, GroupStatus, LagBasis, MAX_GROUPS, PartitionStatus, StatusReport, TopicStatus,
+    status,
+};
 pub use translate::{
     DerivedFrom, GroupTranslation, OffsetsView, PartitionTranslation, translate_group,
 };

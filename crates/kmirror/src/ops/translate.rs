@@ -267,6 +267,14 @@ async fn from_source(
     out
 }
 
+/// How the flow reads its source (`isolation.level`).
+pub(super) fn source_isolation(flow: &FlowConfig) -> Isolation {
+    match flow.isolation_level {
+        IsolationLevel::ReadCommitted => Isolation::ReadCommitted,
+        IsolationLevel::ReadUncommitted => Isolation::ReadUncommitted,
+    }
+}
+
 /// Whether the source holds a record the flow would copy at an offset in `[from, until)`. A batch overlapping
 /// the range counts (a compacted batch may hold none there); when the answer is unclear, it is yes.
 async fn copyable_between(
@@ -276,10 +284,7 @@ async fn copyable_between(
     from: i64,
     until: i64,
 ) -> Result<bool, kmirror_kafka::Error> {
-    let isolation = match flow.isolation_level {
-        IsolationLevel::ReadCommitted => Isolation::ReadCommitted,
-        IsolationLevel::ReadUncommitted => Isolation::ReadUncommitted,
-    };
+    let isolation = source_isolation(flow);
     let mut at = from;
     for _ in 0..16 {
         if at >= until {
