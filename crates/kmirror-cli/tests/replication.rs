@@ -1162,3 +1162,55 @@ async fn foreign_writes_into_the_target_stop_the_partition_and_never_skip_a_sour
     let mirrored: Vec<_> = target.into_iter().filter(|r| !is_foreign(r)).collect();
     support::compare(&source, &mirrored, &topic, &topic);
 }
+
+/// MM2's `refresh.topics.enabled = false` in the path that runs: the topics found at start keep being copied (new
+/// records included), a topic created later is not picked up.
+#[tokio::test(flavor = "multi_thread")]
+async fn refresh_topics_disabled_copies_only_the_topics_found_at_start() {
+    let (a, b) = (cluster("A"), cluster("B"));
+    let prefix = unique_name("norefresh");
+    let (first, later) = (format!("{prefix}-first"), format!("{prefix}-later"));
+    create_topic(&a.bootstrap, &TopicSpec::new(&first, 1)).await;
+    produce(
+        &a.bootstrap,
+        &first,
+        &records(100, 1, "n1"),
+        Compression::Lz4,
+    )
+    .await;
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let props = mm2_properties(
+        &src,
+        &dst,
+        &format!(
+            "{src}->{dst}.enabled = true\n{src}->{dst}.topics = {prefix}-.*\n\
+             refresh.topics.enabled = false\nrefresh.topics.interval.seconds = 1\n\
+             replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy\n"
+        ),
+    );
+    let mirror = Mirror::start(&props);
+    wait_for_records(&mirror, &b.bootstrap, &first, 100, WAIT).await;
+    create_topic(&a.bootstrap, &TopicSpec::new(&later, 1)).await;
+    produce(
+        &a.bootstrap,
+        &later,
+        &records(50, 1, "n2"),
+        Compression::Lz4,
+    )
+    .await;
+    produce(
+        &a.bootstrap,
+        &first,
+        &records(50, 1, "n3"),
+        Compression::Lz4,
+    )
+    .await;
+    wait_for_records(&mirror, &b.bootstrap, &first, 150, WAIT).await;
+    // With refreshing on, the new topic would be found within a second.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        record_total(&b.bootstrap, &later).await,
+        0,
+        "a topic created after the start is not copied when refreshing is off"
+    );
+}

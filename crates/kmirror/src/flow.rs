@@ -216,20 +216,27 @@ pub async fn run_flow(
     let mut acl_sync =
         tokio::time::interval(flow.sync_topic_acls.interval.max(Duration::from_secs(1)));
     let mut commit = tokio::time::interval(COMMIT_INTERVAL);
+    let mut discovered: Option<Vec<MirroredTopic>> = None;
     status.add_flow(&name);
 
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = refresh.tick() => {
-                let refreshed = tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    refreshed = topic_sync.refresh() => refreshed,
+                // `refresh.topics.enabled = false` (MM2): the topics found at start are the flow's for good;
+                // the tick still retries partitions that failed.
+                let refreshed = match &discovered {
+                    Some(known) if !flow.refresh_topics.enabled => Ok(known.clone()),
+                    _ => tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        refreshed = topic_sync.refresh() => refreshed.map(|found| found.mirrored),
+                    },
                 };
                 let mirrored: Vec<MirroredTopic> = match refreshed {
                     Ok(found) => {
                         status.resolve(&name, "discovery");
-                        found.mirrored
+                        discovered = Some(found.clone());
+                        found
                     }
                     Err(e) => {
                         tracing::warn!(flow = %name, error = %e, "topic discovery failed; retrying");

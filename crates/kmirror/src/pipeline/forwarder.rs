@@ -429,10 +429,13 @@ impl Forwarder {
             return Ok(());
         }
         let count = pending.source_offsets.count();
-        if ack.base_offset > self.expected_target {
-            self.foreign_records(labels, self.expected_target, ack.base_offset)?;
+        // A negative base offset (a broker answering a duplicate without its offset) says nothing.
+        if ack.base_offset >= 0 {
+            if self.expected_target >= 0 && ack.base_offset > self.expected_target {
+                self.foreign_records(labels, self.expected_target, ack.base_offset)?;
+            }
+            self.expected_target = ack.base_offset + count;
         }
-        self.expected_target = ack.base_offset + count;
         let syncs = pending
             .source_offsets
             .record_into(&mut lock(&self.runs), ack.base_offset);
