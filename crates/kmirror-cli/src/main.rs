@@ -17,8 +17,17 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "kmirror", version, about, long_about = None)]
 struct Cli {
+    /// Log lines as plain text or as one JSON object per line (for log shippers).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "KMIRROR_LOG_FORMAT")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,7 +57,7 @@ enum Command {
 
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    init_tracing();
+    init_tracing(cli.log_format);
     match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Validate(args) => validate::run(&args),
@@ -63,15 +72,23 @@ fn main() -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Logs to stderr; `RUST_LOG` (e.g. `kmirror=debug`) overrides the default `info`. Colours only on a
-/// terminal: a log file or a log shipper gets plain text.
-fn init_tracing() {
+/// Logs to stderr. The filter comes from `KMIRROR_LOG`, else `RUST_LOG` (e.g. `kmirror=debug`), else `info`.
+/// Colours only on a terminal: a log file or a log shipper gets plain text (or JSON with `--log-format json`).
+fn init_tracing(format: LogFormat) {
     use std::io::IsTerminal as _;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let filter = ["KMIRROR_LOG", "RUST_LOG"]
+        .iter()
+        .find_map(|var| {
+            std::env::var(var)
+                .ok()
+                .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        })
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }

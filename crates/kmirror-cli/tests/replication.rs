@@ -782,10 +782,20 @@ async fn scram_over_tls_source_and_tls_target_from_mm2_properties() {
          offset-syncs.topic.replication.factor = 1\noffset.storage.replication.factor = 1\n",
         creds.username, creds.password
     );
-    let mirror = Mirror::start(&props);
+    let mirror = Mirror::start_with_env(&props, &[("KMIRROR_LOG_FORMAT", "json")]);
     let remote = format!("{src}.{topic}");
     wait_for_records(&mirror, &b.bootstrap, &remote, 900, WAIT).await;
     assert_same_records(&a.bootstrap, &topic, &b.bootstrap, &remote).await;
+    // The log (JSON lines, debug level) never shows the password.
+    let log = mirror.log_text();
+    assert!(
+        !log.contains(&creds.password),
+        "the SASL password is in the log"
+    );
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(line);
+        assert!(parsed.is_ok(), "not a JSON log line: {line}");
+    }
 }
 
 /// MM2 suite item 9: with the source consumer's `auto.offset.reset = latest`, a partition kmirror has never

@@ -15,11 +15,18 @@ pub struct Mirror {
     child: Option<Child>,
     pub config: PathBuf,
     pub log: PathBuf,
+    /// Extra environment for the process (e.g. `KMIRROR_LOG_FORMAT`).
+    env: Vec<(String, String)>,
 }
 
 impl Mirror {
     /// Writes `properties` to a fresh file and starts `kmirror run --config` on it.
     pub fn start(properties: &str) -> Self {
+        Self::start_with_env(properties, &[])
+    }
+
+    /// [`Mirror::start`] with extra environment variables.
+    pub fn start_with_env(properties: &str, env: &[(&str, &str)]) -> Self {
         let dir = std::env::temp_dir().join(unique_name("kmirror-e2e-"));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let config = dir.join("mm2.properties");
@@ -29,6 +36,10 @@ impl Mirror {
             child: None,
             config,
             log,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         m.restart();
         m
@@ -46,6 +57,7 @@ impl Mirror {
             .args(["run", "--config"])
             .arg(&self.config)
             .env("RUST_LOG", "info,kmirror=debug")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
             .spawn()
