@@ -9,7 +9,7 @@ use kmirror_testkit::{
     Compression, ProducedRecord, TopicSpec, cluster, create_topic, produce, recent_timestamp,
     unique_name, unique_topic,
 };
-use support::{Mirror, assert_same_records, mm2_properties, record_total, wait_for_records};
+use support::{Mirror, assert_same_records, mm2_properties, record_total, tail, wait_for_records};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn target_broker_restart_mid_copy_loses_and_duplicates_nothing() {
@@ -62,6 +62,44 @@ async fn target_broker_restart_mid_copy_loses_and_duplicates_nothing() {
         &b.bootstrap,
         &topic,
         total as i64,
+        Duration::from_secs(180),
+    )
+    .await;
+    assert_same_records(&a.bootstrap, &topic, &b.bootstrap, &topic).await;
+
+    // SIGTERM while the target is gone: kmirror stops without waiting out its whole grace period for
+    // acknowledgements that cannot come, says so, and a restart (target back) copies the rest exactly.
+    b.kill();
+    let more: Vec<ProducedRecord> = (0..5_000i32)
+        .map(|i| ProducedRecord {
+            partition: i % 3,
+            key: Some(format!("late{i}").into_bytes()),
+            value: Some(format!("late-{i}").into_bytes()),
+            headers: Vec::new(),
+            timestamp: Some(recent_timestamp() + i as i64),
+        })
+        .collect();
+    produce(&a.bootstrap, &topic, &more, Compression::Lz4).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut mirror = mirror;
+    assert_eq!(mirror.stop(), Some(0), "{}", tail(&mirror.log_text(), 20));
+    assert!(
+        mirror
+            .log_text()
+            .contains("flow stopped without waiting for the target any longer"),
+        "the stop says what was not acknowledged:\n{}",
+        tail(&mirror.log_text(), 20)
+    );
+    let back = b.clone();
+    tokio::task::spawn_blocking(move || back.start())
+        .await
+        .expect("broker started");
+    mirror.restart();
+    wait_for_records(
+        &mirror,
+        &b.bootstrap,
+        &topic,
+        (total + 5_000) as i64,
         Duration::from_secs(180),
     )
     .await;

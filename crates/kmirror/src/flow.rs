@@ -50,6 +50,8 @@ const PARTITION_BUFFER_BYTES: usize = 2 << 20;
 const FLOW_BUFFER_BYTES: usize = 24 << 20;
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 const RESTART_BACKOFF: Duration = Duration::from_secs(10);
+/// On stop, how long to wait for a target that acknowledges nothing before giving up on what is in flight.
+const STOP_STALL: Duration = Duration::from_secs(5);
 /// A partition refused because of foreign target records is looked at again this often.
 const REFUSED_BACKOFF: Duration = Duration::from_secs(60);
 const SYNC_HISTORY_READ_TIMEOUT: Duration = Duration::from_secs(120);
@@ -345,12 +347,39 @@ pub async fn run_flow(
     for r in running.values() {
         r.cancel.cancel();
     }
-    while tasks.join_next().await.is_some() {}
+    // Wait while acknowledgements keep coming; a target that answers nothing for a while (gone, or
+    // unreachable) does not hold the stop up: what it did not acknowledge is not committed, and a restart
+    // finds it (on the target, proven by its producer id) or copies it again.
+    let mut stuck = 0;
+    loop {
+        tokio::select! {
+            done = tasks.join_next() => if done.is_none() { break },
+            _ = tokio::time::sleep(STOP_STALL) => {
+                stuck = tasks.len();
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
+                break;
+            }
+        }
+    }
+    fetcher.abort();
     let _ = fetcher.await;
-    let _ = group_offsets.await;
-    commit_progress(&ctx, &store).await;
-    syncs.write(&ctx).await;
-    tracing::info!(flow = %name, "flow stopped; progress committed");
+    let _ = tokio::time::timeout(STOP_STALL, group_offsets).await;
+    let committed = tokio::time::timeout(STOP_STALL, async {
+        commit_progress(&ctx, &store).await;
+        syncs.write(&ctx).await;
+    })
+    .await;
+    match (stuck, committed) {
+        (0, Ok(())) => tracing::info!(flow = %name, "flow stopped; progress committed"),
+        (stuck, committed) => tracing::warn!(
+            flow = %name,
+            "flow stopped without waiting for the target any longer: {stuck} partitions had records in flight \
+             that were not acknowledged within {STOP_STALL:?}{}; nothing is lost: the next start copies what the \
+             target does not hold",
+            if committed.is_err() { ", and the last progress could not be committed" } else { "" }
+        ),
+    }
     Ok(())
 }
 
