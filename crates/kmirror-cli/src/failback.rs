@@ -96,14 +96,18 @@ pub fn failback_cmd(args: &FailbackArgs) -> anyhow::Result<ExitCode> {
             print!("{}", render_plan(&plan, &fb));
             if args.dry_run {
                 println!("\ndry run: nothing changed");
-                return Ok(ExitCode::SUCCESS);
+                return Ok(if plan.written_meanwhile.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                });
+            }
+            if !args.yes {
+                println!("\nnothing changed: run again with --yes to fail back");
+                return Ok(ExitCode::from(1));
             }
             if step.is_none() {
                 fb.check_quiet(&plan)?;
-                if !args.yes {
-                    println!("\nnothing changed: run again with --yes to fail back");
-                    return Ok(ExitCode::from(1));
-                }
                 let export = fb.export(&plan, &args.export_dir).await?;
                 println!("{}", render_export(&export, &args.export_dir));
                 fb.wipe_and_prepare(&export, &args.export_dir, &command).await?;
@@ -120,9 +124,16 @@ pub fn failback_cmd(args: &FailbackArgs) -> anyhow::Result<ExitCode> {
             if !switched {
                 return Ok(ExitCode::from(1));
             }
-        } else if args.dry_run {
-            println!("the groups are back on {}; left to do: re-protection", fb.forward.source);
-            return Ok(ExitCode::SUCCESS);
+        } else if args.dry_run || !args.yes {
+            println!(
+                "the groups are back on {}; left to do: re-protection (run again with --yes)",
+                fb.forward.source
+            );
+            return Ok(if args.dry_run {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
         }
         let state = fb.state().await?;
         let Some(failback) = state.failback.clone().filter(|f| f.step == FailbackStep::Switched) else {

@@ -355,7 +355,7 @@ fn render_failover(r: &FailoverReport) -> String {
             let _ = writeln!(
                 out,
                 "fenced: flow {} is recorded as failed over in cluster {}'s {}; no kmirror process writes into \
-                 it any more (lift with `kmirror unfence --flow {} --yes`)",
+                 it any more (lift with `kmirror unfence --config FILE --flow {} --yes`)",
                 f.flow,
                 r.flow.split("->").nth(1).unwrap_or("?"),
                 kmirror::flow_state::FLOW_STATE_TOPIC,

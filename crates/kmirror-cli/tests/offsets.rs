@@ -1225,7 +1225,7 @@ async fn failover_fences_the_flow_until_the_fence_is_lifted() {
     wait_for_log(&mirror, "flow stopped; progress committed", 1).await;
     let log = mirror.log_text();
     assert!(
-        log.contains("kmirror unfence --flow") && log.contains("was failed over"),
+        log.contains("kmirror unfence --config FILE --flow") && log.contains("was failed over"),
         "{}",
         tail(&log, 20)
     );

@@ -688,7 +688,8 @@ impl Starter {
                  copied record (target offset {after}), at offsets {}; someone else writes into this mirrored \
                  topic (an application that failed over early?). The partition is stopped and no source record \
                  is skipped{}. Stop that writer, then set kmirror.existing.target.data = append to copy after \
-                 its records, or delete the target topic to copy it afresh",
+                 its records, delete the target topic to copy it afresh, or move the flow's progress with \
+                 `kmirror reset`",
                 surplus.foreign_count(),
                 surplus.foreign_ranges(),
                 match surplus.ours_count() {

@@ -107,7 +107,7 @@ impl FlowState {
             FlowPhase::FailedOver => format!(
                 "flow {} was failed over by {} at {} (`{}`): its target is the primary now, so kmirror writes \
                  nothing into it. To replicate again, rebuild the old primary from the new one and re-protect \
-                 (docs/runbooks/active-passive-dr.md), or lift the fence with `kmirror unfence --flow {} --yes`",
+                 (docs/runbooks/active-passive-dr.md), or lift the fence with `kmirror unfence --config FILE --flow {} --yes`",
                 self.flow,
                 self.by,
                 format_time(self.at_ms),
@@ -116,7 +116,7 @@ impl FlowState {
             ),
             FlowPhase::FailingBack => format!(
                 "flow {} is failing back since {} (by {}, step {}): the old primary is being rebuilt from the new \
-                 one, so kmirror writes nothing into {}. Run `kmirror failback --flow {} --yes` again to finish",
+                 one, so kmirror writes nothing into {}. Run `kmirror failback --config FILE --flow {} --yes` again to finish",
                 self.flow,
                 format_time(self.at_ms),
                 self.by,
@@ -287,7 +287,10 @@ mod tests {
         let back: FlowState = serde_json::from_str(&json).unwrap();
         assert_eq!(back, s);
         assert!(back.is_fenced());
-        assert!(back.describe().contains("kmirror unfence --flow A->B"));
+        assert!(
+            back.describe()
+                .contains("kmirror unfence --config FILE --flow A->B")
+        );
     }
 
     #[test]

@@ -52,7 +52,7 @@ use crate::internal_topics::read_each;
 use crate::mm2::OffsetSync;
 use crate::pipeline::forwarder::now_ms;
 use crate::policy::{PatternList, PolicyKind, TopicFilter, should_replicate_topic};
-use crate::progress::{SourceProgress, read_progress};
+use crate::progress::{NO_WRITER, SourceProgress, read_progress};
 use crate::telemetry::{Metrics, StatusBoard};
 
 /// Written last into the export folder: the export is complete and describes it.
@@ -80,7 +80,7 @@ pub enum FailbackError {
     },
     #[error(
         "flow {flow} has not failed over (its state in cluster {target} is `{phase}`): there is nothing to fail \
-         back. Run `kmirror failover --flow {flow}` first"
+         back. Run `kmirror failover --config FILE --flow {flow}` first"
     )]
     NotFailedOver {
         flow: String,
@@ -428,6 +428,14 @@ impl Failback {
         if let Ok(text) = std::fs::read_to_string(&marker) {
             let summary: ExportSummary = serde_json::from_str(&text)
                 .map_err(|e| err(format!("{} does not decode: {e}", marker.display())))?;
+            // Only an export of this failback (made after this failover) may stand for this one's orphans.
+            if summary.flow != self.forward.name() || summary.at_ms < plan.state.at_ms {
+                return Err(err(format!(
+                    "it holds an earlier export (flow {}, {}); choose a new --export-dir",
+                    summary.flow,
+                    crate::flow_state::format_time(summary.at_ms)
+                )));
+            }
             return Ok(summary);
         }
         std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
@@ -528,7 +536,7 @@ impl Failback {
                         offset: start - 1,
                         downstream: Some(a_end - 1),
                         next: None,
-                        writers: Vec::new(),
+                        writers: vec![NO_WRITER],
                     },
                 )
             })
@@ -682,7 +690,7 @@ impl Failback {
                         offset: *source,
                         downstream: Some(*target),
                         next: None,
-                        writers: Vec::new(),
+                        writers: vec![NO_WRITER],
                     },
                 ))
             })

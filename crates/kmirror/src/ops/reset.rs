@@ -15,7 +15,9 @@ use crate::discovery::{CONNECT_OFFSETS_PARTITIONS, ensure_internal_topic};
 use crate::flow_state::read_flow_state;
 use crate::pipeline::forwarder::now_ms;
 use crate::policy::should_replicate_topic;
-use crate::progress::{ProgressStore, SourceProgress, progress_topic, read_progress_timed};
+use crate::progress::{
+    NO_WRITER, ProgressStore, SourceProgress, progress_topic, read_progress_timed,
+};
 
 /// Progress committed more recently than this means a `kmirror run` is probably copying the flow.
 const RUNNING_WINDOW_MS: i64 = 10_000;
@@ -144,7 +146,7 @@ pub async fn plan_reset(clients: &OpsClients, to: ResetTo) -> Result<ResetPlan, 
                 offset: after - 1,
                 downstream: Some(target_next - 1),
                 next: None,
-                writers: Vec::new(),
+                writers: vec![NO_WRITER],
             }),
         });
     }

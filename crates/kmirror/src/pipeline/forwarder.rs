@@ -43,8 +43,8 @@ pub enum ForwardError {
         "{count} records kmirror did not write appeared on target partition {alias}:{target} at offsets {first}..={last} \
          while kmirror was copying into it; the partition is stopped so nothing is mixed silently (no source \
          record was skipped). Find out who writes into the mirrored topic and stop it; then set \
-         kmirror.existing.target.data = append to copy after those records, or delete the target topic to copy \
-         it afresh"
+         kmirror.existing.target.data = append to copy after those records, delete the target topic to copy \
+         it afresh, or move the flow's progress with `kmirror reset`"
     )]
     ForeignRecords {
         alias: String,

@@ -29,6 +29,10 @@ pub struct SourceProgress {
     pub writers: Vec<i64>,
 }
 
+/// A `writers` entry that no batch carries: progress set by an operator command (reset, failback) says that
+/// nothing past it was written by kmirror, so any record found there is foreign.
+pub const NO_WRITER: i64 = -1;
+
 impl SourceProgress {
     /// The first source offset not yet handled.
     pub fn next_offset(&self) -> i64 {

@@ -5,7 +5,7 @@ mod connect_format;
 mod store;
 
 pub use connect_format::{
-    SOURCE_CONNECTOR, SourceProgress, decode_progress_key, decode_progress_value,
+    NO_WRITER, SOURCE_CONNECTOR, SourceProgress, decode_progress_key, decode_progress_value,
     encode_progress_key, encode_progress_value, murmur2, partition_for_key,
 };
 pub use store::{ProgressError, ProgressStore, progress_topic, read_progress, read_progress_timed};
