@@ -10,10 +10,14 @@
 //!   MM2's internal topics
 //! - [`heartbeat`]: MM2 heartbeats in the target's `heartbeats` topic
 //! - [`mm2`]: byte-compatible codecs for heartbeats, checkpoints and offset-syncs — pure
-//! - [`pipeline`]: fetcher and per-partition forwarders, resume decisions, read_committed filtering
+//! - [`pipeline`]: fetcher and per-partition forwarders, resume decisions (target records past the progress
+//!   proven kmirror's own by their producer id), read_committed filtering
 //! - [`offsets`]: the exact source→target offset map built from produce acknowledgements, offset-syncs read
 //!   back, translation, MM2 checkpoints and consumer-group offset sync
-//! - [`ops`]: operator commands beside the service: translate a group's offsets, fail groups over
+//! - [`flow_state`]: operator decisions about a flow kept in its target cluster (fenced after a failover,
+//!   failing back), which every `kmirror run` obeys
+//! - [`ops`]: operator commands beside the service: translate, failover, cutover, failback, reset, replay,
+//!   status
 //! - [`progress`]: replication progress in MM2's Connect offset format
 //! - [`telemetry`], [`api`]: metrics, the status board and the HTTP endpoints
 
