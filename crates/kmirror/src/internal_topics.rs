@@ -48,7 +48,7 @@ pub async fn read_each(
 }
 
 /// The newest record timestamp of `topic` among the records `keep` accepts, or `None` when there is none.
-/// Looks at the last [`TAIL_OFFSETS`] offsets of each partition first and reads everything only when none
+/// Looks at the last `TAIL_OFFSETS` offsets of each partition first and reads everything only when none
 /// of those is kept: the topics asked about (heartbeats, checkpoints) grow by a record a second until they
 /// are compacted.
 pub async fn newest_timestamp(
