@@ -48,7 +48,7 @@ const HEARTBEAT_SLACK: Duration = Duration::from_secs(10);
 pub enum LagBasis {
     /// The timestamp of the first source record not copied yet.
     OldestUncopiedRecord,
-    /// The last progress commit (the record could not be fetched, or was not, beyond [`MAX_TIME_PROBES`]).
+    /// The last progress commit (the record could not be fetched, or was not, beyond `MAX_TIME_PROBES`).
     LastProgressCommit,
 }
 
