@@ -10,6 +10,7 @@
 mod api;
 mod sasl;
 mod scram;
+mod stores;
 mod tls;
 
 use std::collections::HashMap;

@@ -1,0 +1,680 @@
+//! The online half of `kmirror validate`: connect and authenticate every client `run` will open, then ask
+//! the brokers which operations each principal may perform (Kafka's "authorized operations" in Metadata,
+//! DescribeCluster and DescribeGroups, and CreateTopics with `validate_only`) and list every missing one
+//! with the `kafka-acls` command that grants it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use kmirror::config::{Config, FlowConfig, Role, Side};
+use kmirror::policy::{Decision, should_replicate_group, should_replicate_topic};
+use kmirror::progress::progress_topic;
+use kmirror_kafka::admin::Admin;
+use kmirror_kafka::protocol::messages::create_topics_request::CreatableTopic;
+use kmirror_kafka::protocol::messages::metadata_request::MetadataRequestTopic;
+use kmirror_kafka::protocol::messages::{
+    CreateTopicsRequest, DescribeClusterRequest, DescribeGroupsRequest, GroupId, MetadataRequest,
+    TopicName,
+};
+use kmirror_kafka::protocol::protocol::StrBytes;
+use kmirror_kafka::{Client, ClientConfig, Route};
+
+/// How long one cluster may take to answer the connection attempt.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How many groups are checked per flow (each is one request).
+const MAX_GROUPS: usize = 200;
+
+/// Kafka's ACL operations (their codes are the bit positions in "authorized operations").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Op {
+    Read = 3,
+    Write = 4,
+    Create = 5,
+    Alter = 7,
+    Describe = 8,
+    DescribeConfigs = 10,
+    AlterConfigs = 11,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Read => "Read",
+            Op::Write => "Write",
+            Op::Create => "Create",
+            Op::Alter => "Alter",
+            Op::Describe => "Describe",
+            Op::DescribeConfigs => "DescribeConfigs",
+            Op::AlterConfigs => "AlterConfigs",
+        }
+    }
+
+    /// Whether the bit field from a response allows this operation. `i32::MIN` means the broker did not
+    /// say (an old broker): then nothing can be concluded and the operation counts as allowed.
+    fn allowed_by(self, bits: i32) -> bool {
+        bits == i32::MIN || bits & (1 << self as i32) != 0
+    }
+}
+
+/// What an ACL is on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Resource {
+    Topic(String),
+    Group(String),
+    Cluster,
+}
+
+/// One operation a principal lacks.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Missing {
+    pub alias: String,
+    pub bootstrap: String,
+    pub principal: String,
+    pub resource: Resource,
+    pub op: Op,
+    /// Why the flow needs it.
+    pub why: String,
+}
+
+/// The outcome of the online checks.
+#[derive(Debug, Default)]
+pub(super) struct Report {
+    /// Topics of each source cluster (for the plan), or why they could not be listed.
+    pub listed: BTreeMap<String, Result<Vec<String>, String>>,
+    /// Clusters reached, by alias, with the principals used.
+    pub reached: BTreeMap<String, BTreeSet<String>>,
+    /// Connection and authentication failures, one line each.
+    pub failures: Vec<String>,
+    /// Missing permissions.
+    pub missing: BTreeSet<Missing>,
+    /// Things that could not be checked before `run` (not failures).
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    pub fn is_ok(&self) -> bool {
+        self.failures.is_empty() && self.missing.is_empty()
+    }
+}
+
+/// A connected client with what the checks need to know about it.
+struct Conn {
+    client: Client,
+    alias: String,
+    bootstrap: String,
+    principal: String,
+}
+
+/// How the brokers see a client: its SASL user, its certificate, or nobody.
+fn principal_of(config: &ClientConfig) -> String {
+    if let Some(sasl) = &config.sasl {
+        return format!("User:{}", sasl.username);
+    }
+    if config.security_protocol.uses_tls() && config.tls.has_client_cert() {
+        return "User:<subject of the client certificate, e.g. CN=kmirror>".to_owned();
+    }
+    "User:ANONYMOUS".to_owned()
+}
+
+/// Connects every client of every active flow and checks the enabled flows' permissions.
+pub(super) async fn check(config: &Config) -> Report {
+    let mut report = Report::default();
+    // One connection per distinct set of client properties (usually one per cluster).
+    let mut conns: Vec<Result<Conn, String>> = Vec::new();
+    let mut by_props: BTreeMap<BTreeMap<String, String>, usize> = BTreeMap::new();
+    let mut index: BTreeMap<(String, Side, Role), usize> = BTreeMap::new();
+    for flow in &config.flows {
+        let sides: &[Side] = if flow.enabled {
+            &[Side::Source, Side::Target]
+        } else {
+            &[Side::Target] // heartbeats only
+        };
+        for &side in sides {
+            let alias = match side {
+                Side::Source => &flow.source,
+                Side::Target => &flow.target,
+            };
+            for role in Role::ALL {
+                let props = config.client_properties(flow, side, role);
+                // Clients that reach the cluster the same way share one connection (and one report).
+                let how: BTreeMap<String, String> = props
+                    .iter()
+                    .filter(|(k, _)| {
+                        k.as_str() == "bootstrap.servers"
+                            || k.as_str() == "security.protocol"
+                            || k.starts_with("ssl.")
+                            || k.starts_with("sasl.")
+                    })
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let i = match by_props.get(&how) {
+                    Some(&i) => i,
+                    None => {
+                        let conn = connect(alias, &props).await;
+                        match &conn {
+                            Ok(c) => {
+                                report
+                                    .reached
+                                    .entry(alias.clone())
+                                    .or_default()
+                                    .insert(c.principal.clone());
+                            }
+                            Err(e) => report.failures.push(format!("cluster {alias}: {e}")),
+                        }
+                        conns.push(conn);
+                        by_props.insert(how, conns.len() - 1);
+                        conns.len() - 1
+                    }
+                };
+                index.insert((flow.name(), side, role), i);
+            }
+        }
+    }
+    let get = |flow: &FlowConfig, side: Side, role: Role| -> Option<&Conn> {
+        let i = *index.get(&(flow.name(), side, role))?;
+        conns.get(i)?.as_ref().ok()
+    };
+    for flow in config.enabled_flows() {
+        let (Some(src_admin), Some(src_consumer), Some(src_producer)) = (
+            get(flow, Side::Source, Role::Admin),
+            get(flow, Side::Source, Role::Consumer),
+            get(flow, Side::Source, Role::Producer),
+        ) else {
+            report.listed.entry(flow.source.clone()).or_insert_with(|| {
+                Err(format!(
+                    "cluster {} could not be reached (see below)",
+                    flow.source
+                ))
+            });
+            continue;
+        };
+        let Some(listing) = topics_with_ops(src_admin, None)
+            .await
+            .map_err(|e| {
+                report
+                    .failures
+                    .push(format!("cluster {}: cannot list topics: {e}", flow.source));
+            })
+            .ok()
+        else {
+            continue;
+        };
+        report
+            .listed
+            .insert(flow.source.clone(), Ok(listing.keys().cloned().collect()));
+        let (Some(tgt_admin), Some(tgt_producer)) = (
+            get(flow, Side::Target, Role::Admin),
+            get(flow, Side::Target, Role::Producer),
+        ) else {
+            continue;
+        };
+        let mut c = FlowCheck {
+            flow,
+            report: &mut report,
+        };
+        c.run(
+            &listing,
+            src_admin,
+            src_consumer,
+            src_producer,
+            tgt_admin,
+            tgt_producer,
+        )
+        .await;
+    }
+    report
+}
+
+async fn connect(alias: &str, props: &BTreeMap<String, String>) -> Result<Conn, String> {
+    let (mut config, _) = ClientConfig::from_properties(props).map_err(|e| e.to_string())?;
+    config.client_id = "kmirror-validate".to_owned();
+    let bootstrap = config.bootstrap_servers.join(",");
+    let principal = principal_of(&config);
+    match tokio::time::timeout(CONNECT_TIMEOUT, Client::connect(config)).await {
+        Ok(Ok(client)) => Ok(Conn {
+            client,
+            alias: alias.to_owned(),
+            bootstrap,
+            principal,
+        }),
+        Ok(Err(e)) => Err(format!("bootstrap {bootstrap}: {e}")),
+        Err(_) => Err(format!(
+            "bootstrap {bootstrap}: no answer within {} s; check {alias}.bootstrap.servers, \
+             {alias}.security.protocol and that the cluster is up",
+            CONNECT_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// Topic name -> authorized operations (`names` None: every topic the principal may describe; for given
+/// names, those the principal may not describe map to 0 and absent topics are left out).
+async fn topics_with_ops(
+    conn: &Conn,
+    names: Option<&[String]>,
+) -> Result<BTreeMap<String, i32>, String> {
+    let topics = names.map(|n| {
+        n.iter()
+            .map(|t| {
+                MetadataRequestTopic::default()
+                    .with_name(Some(TopicName(StrBytes::from_string(t.clone()))))
+            })
+            .collect()
+    });
+    let req = MetadataRequest::default()
+        .with_topics(topics)
+        .with_allow_auto_topic_creation(false)
+        .with_include_topic_authorized_operations(true);
+    let resp = conn
+        .client
+        .send_to(Route::Any, req)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out = BTreeMap::new();
+    for t in resp.topics {
+        let Some(name) = t.name else { continue };
+        let name = name.0.to_string();
+        match t.error_code {
+            0 if !t.is_internal => {
+                out.insert(name, t.topic_authorized_operations);
+            }
+            29 => {
+                out.insert(name, 0); // TOPIC_AUTHORIZATION_FAILED: not even Describe
+            }
+            _ => {} // absent (UNKNOWN_TOPIC_OR_PARTITION) or internal
+        }
+    }
+    Ok(out)
+}
+
+async fn cluster_ops(conn: &Conn) -> Result<i32, String> {
+    let req = DescribeClusterRequest::default().with_include_cluster_authorized_operations(true);
+    let resp = conn
+        .client
+        .send_to(Route::Any, req)
+        .await
+        .map_err(|e| e.to_string())?;
+    if resp.error_code != 0 {
+        return Err(format!("DescribeCluster error code {}", resp.error_code));
+    }
+    Ok(resp.cluster_authorized_operations)
+}
+
+/// Group -> authorized operations (0 when the principal may not even describe it).
+async fn group_ops(conn: &Conn, group: &str) -> Result<i32, String> {
+    let req = DescribeGroupsRequest::default()
+        .with_groups(vec![GroupId(StrBytes::from_string(group.to_owned()))])
+        .with_include_authorized_operations(true);
+    let resp = conn
+        .client
+        .send_to(Route::GroupCoordinator(group.to_owned()), req)
+        .await;
+    let resp = match resp {
+        Ok(r) => r,
+        // FindCoordinator itself is refused without Describe on the group.
+        Err(e) if e.to_string().contains("GroupAuthorizationFailed") => return Ok(0),
+        Err(e) => return Err(e.to_string()),
+    };
+    match resp.groups.first() {
+        Some(g) if g.error_code == 30 => Ok(0), // GROUP_AUTHORIZATION_FAILED
+        Some(g) if g.error_code == 0 => Ok(g.authorized_operations),
+        Some(g) => Err(format!("DescribeGroups error code {}", g.error_code)),
+        None => Err("empty DescribeGroups answer".to_owned()),
+    }
+}
+
+/// Whether the principal may create `topic` (CreateTopics with `validate_only`: nothing is created).
+async fn may_create(conn: &Conn, topic: &str) -> Result<bool, String> {
+    let req = CreateTopicsRequest::default()
+        .with_topics(vec![
+            CreatableTopic::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
+                .with_num_partitions(1)
+                .with_replication_factor(-1),
+        ])
+        .with_timeout_ms(10_000)
+        .with_validate_only(true);
+    let resp = conn
+        .client
+        .send_to(Route::Any, req)
+        .await
+        .map_err(|e| e.to_string())?;
+    // 29 TOPIC_AUTHORIZATION_FAILED, 31 CLUSTER_AUTHORIZATION_FAILED; anything else is not about ACLs.
+    Ok(!resp
+        .topics
+        .iter()
+        .any(|t| t.error_code == 29 || t.error_code == 31))
+}
+
+struct FlowCheck<'a> {
+    flow: &'a FlowConfig,
+    report: &'a mut Report,
+}
+
+impl FlowCheck<'_> {
+    fn need(&mut self, conn: &Conn, resource: Resource, ops: &[Op], bits: i32, why: &str) {
+        for &op in ops {
+            if !op.allowed_by(bits) {
+                self.report.missing.insert(Missing {
+                    alias: conn.alias.clone(),
+                    bootstrap: conn.bootstrap.clone(),
+                    principal: conn.principal.clone(),
+                    resource: resource.clone(),
+                    op,
+                    why: format!("{} {why}", self.flow.name()),
+                });
+            }
+        }
+    }
+
+    fn note(&mut self, text: String) {
+        if !self.report.notes.contains(&text) {
+            self.report.notes.push(text);
+        }
+    }
+
+    /// Checks `ops` on `topics` of `conn`'s cluster; a topic that does not exist yet is checked for
+    /// Create only (the rest is checked by `run` once it exists).
+    async fn topics(&mut self, conn: &Conn, topics: &[String], ops: &[Op], why: &str) {
+        if topics.is_empty() {
+            return;
+        }
+        let found = match topics_with_ops(conn, Some(topics)).await {
+            Ok(f) => f,
+            Err(e) => {
+                self.report.failures.push(format!(
+                    "cluster {}: cannot describe topics: {e}",
+                    conn.alias
+                ));
+                return;
+            }
+        };
+        for t in topics {
+            match found.get(t) {
+                Some(&bits) => {
+                    let ops: Vec<Op> = ops.iter().copied().filter(|o| *o != Op::Create).collect();
+                    self.need(conn, Resource::Topic(t.clone()), &ops, bits, why);
+                }
+                None if ops.contains(&Op::Create) => match may_create(conn, t).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let all: Vec<Op> = ops.to_vec();
+                        self.need(conn, Resource::Topic(t.clone()), &all, 0, why);
+                    }
+                    Err(e) => self.report.failures.push(format!(
+                        "cluster {}: cannot check Create on {t}: {e}",
+                        conn.alias
+                    )),
+                },
+                None => {}
+            }
+        }
+    }
+
+    async fn run(
+        &mut self,
+        source_topics: &BTreeMap<String, i32>,
+        src_admin: &Conn,
+        src_consumer: &Conn,
+        src_producer: &Conn,
+        tgt_admin: &Conn,
+        tgt_producer: &Conn,
+    ) {
+        let flow = self.flow;
+        // Source topics: the selected ones the admin client sees, plus literal names in `topics` that it
+        // does not see (a topic the principal may not describe is invisible in a listing).
+        let mut selected: BTreeMap<String, String> = BTreeMap::new();
+        for t in source_topics.keys() {
+            if let Decision::Replicate { target_name } = should_replicate_topic(flow, t) {
+                selected.insert(t.clone(), target_name);
+            }
+        }
+        let literal: Vec<String> = flow
+            .topics
+            .include()
+            .patterns()
+            .iter()
+            .filter(|p| is_literal(p) && !source_topics.contains_key(p.as_str()))
+            .cloned()
+            .collect();
+        if !literal.is_empty()
+            && let Ok(found) = topics_with_ops(src_admin, Some(&literal)).await
+        {
+            for (t, bits) in found {
+                if bits == 0 {
+                    self.need(
+                        src_admin,
+                        Resource::Topic(t.clone()),
+                        &[Op::Describe, Op::Read],
+                        0,
+                        "reads this source topic",
+                    );
+                }
+            }
+        }
+        let names: Vec<String> = selected.keys().cloned().collect();
+        let mut src_ops = vec![Op::Describe];
+        if flow.sync_topic_configs.enabled {
+            src_ops.push(Op::DescribeConfigs);
+        }
+        self.topics(src_admin, &names, &src_ops, "describes this source topic")
+            .await;
+        self.topics(src_consumer, &names, &[Op::Read], "reads this source topic")
+            .await;
+        if names.is_empty() {
+            self.note(format!(
+                "{}: no source topic is selected yet, so topic permissions were not checked",
+                flow.name()
+            ));
+        }
+
+        // Target: remote topics and internal topics.
+        let remote: Vec<String> = selected.values().cloned().collect();
+        let mut admin_ops = vec![Op::Create, Op::Describe];
+        if flow.sync_topic_configs.enabled {
+            admin_ops.extend([Op::DescribeConfigs, Op::AlterConfigs]);
+        }
+        if flow.sync_group_offsets.enabled {
+            admin_ops.push(Op::Read); // OffsetCommit needs Read on the topic too
+        }
+        self.topics(
+            tgt_admin,
+            &remote,
+            &admin_ops,
+            "creates and manages this remote topic",
+        )
+        .await;
+        self.topics(
+            tgt_producer,
+            &remote,
+            &[Op::Write],
+            "copies records into this topic",
+        )
+        .await;
+        let mut internal = vec![progress_topic(&flow.source)];
+        if flow.emit_checkpoints.enabled {
+            internal.push(flow.checkpoints_topic());
+        }
+        if flow.emit_heartbeats.enabled {
+            internal.push(flow.heartbeats_topic().to_owned());
+        }
+        let syncs_on_target = flow.emit_offset_syncs && flow.offset_syncs_cluster() == flow.target;
+        if syncs_on_target {
+            internal.push(flow.offset_syncs_topic());
+        }
+        self.topics(
+            tgt_admin,
+            &internal,
+            &[Op::Create, Op::Describe, Op::Read],
+            "keeps its progress, checkpoints or heartbeats in this internal topic",
+        )
+        .await;
+        self.topics(
+            tgt_producer,
+            &internal,
+            &[Op::Write],
+            "writes this internal topic",
+        )
+        .await;
+        if flow.emit_offset_syncs && !syncs_on_target {
+            let syncs = vec![flow.offset_syncs_topic()];
+            self.topics(
+                src_admin,
+                &syncs,
+                &[Op::Create, Op::Describe, Op::Read],
+                "keeps offset-syncs in this topic",
+            )
+            .await;
+            self.topics(src_producer, &syncs, &[Op::Write], "writes offset-syncs")
+                .await;
+        }
+        if !remote.is_empty() {
+            self.note(format!(
+                "{}: Write and the other operations on remote topics that do not exist yet are checked \
+                 when kmirror creates them (Create is checked now)",
+                flow.name()
+            ));
+        }
+
+        // Groups: describe on the source, commit (Read) on the target.
+        if flow.emit_checkpoints.enabled || flow.sync_group_offsets.enabled {
+            self.groups(src_admin, tgt_admin).await;
+        }
+
+        // ACL sync reads the source's ACLs and writes the target's.
+        if flow.sync_topic_acls.enabled {
+            match cluster_ops(src_admin).await {
+                Ok(bits) => self.need(
+                    src_admin,
+                    Resource::Cluster,
+                    &[Op::Describe],
+                    bits,
+                    "reads topic ACLs (sync.topic.acls.enabled)",
+                ),
+                Err(e) => self.note(format!(
+                    "{}: cluster permissions not checked: {e}",
+                    src_admin.alias
+                )),
+            }
+            match cluster_ops(tgt_admin).await {
+                Ok(bits) => self.need(
+                    tgt_admin,
+                    Resource::Cluster,
+                    &[Op::Alter],
+                    bits,
+                    "creates topic ACLs (sync.topic.acls.enabled)",
+                ),
+                Err(e) => self.note(format!(
+                    "{}: cluster permissions not checked: {e}",
+                    tgt_admin.alias
+                )),
+            }
+        }
+    }
+
+    async fn groups(&mut self, src_admin: &Conn, tgt_admin: &Conn) {
+        let flow = self.flow;
+        let mut groups: BTreeSet<String> = BTreeSet::new();
+        match Admin::new(src_admin.client.clone()).list_groups().await {
+            Ok(listed) => groups.extend(listed.into_iter().map(|g| g.group_id)),
+            Err(e) => self.report.failures.push(format!(
+                "cluster {}: cannot list consumer groups: {e}",
+                src_admin.alias
+            )),
+        }
+        groups.extend(
+            flow.groups
+                .include()
+                .patterns()
+                .iter()
+                .filter(|p| is_literal(p))
+                .cloned(),
+        );
+        let selected: Vec<String> = groups
+            .into_iter()
+            .filter(|g| should_replicate_group(flow, g).is_ok())
+            .collect();
+        if selected.len() > MAX_GROUPS {
+            self.note(format!(
+                "{}: {} groups selected; permissions checked for the first {MAX_GROUPS}",
+                flow.name(),
+                selected.len()
+            ));
+        }
+        for g in selected.iter().take(MAX_GROUPS) {
+            match group_ops(src_admin, g).await {
+                Ok(bits) => self.need(
+                    src_admin,
+                    Resource::Group(g.clone()),
+                    &[Op::Describe],
+                    bits,
+                    "reads this group's offsets to translate them",
+                ),
+                Err(e) => self.note(format!("{}: group {g} not checked: {e}", src_admin.alias)),
+            }
+            if flow.sync_group_offsets.enabled {
+                match group_ops(tgt_admin, g).await {
+                    Ok(bits) => self.need(
+                        tgt_admin,
+                        Resource::Group(g.clone()),
+                        &[Op::Read],
+                        bits,
+                        "commits this group's translated offsets (sync.group.offsets.enabled)",
+                    ),
+                    Err(e) => self.note(format!("{}: group {g} not checked: {e}", tgt_admin.alias)),
+                }
+            }
+        }
+    }
+}
+
+/// A topic or group pattern that is a plain name (MM2 patterns are Java regexes).
+fn is_literal(p: &str) -> bool {
+    !p.is_empty()
+        && p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The missing permissions as text: one `kafka-acls` command per (cluster, principal, resource).
+pub(super) fn render_missing(out: &mut String, missing: &BTreeSet<Missing>) {
+    type Key<'a> = (&'a str, &'a str, &'a str, &'a Resource);
+    let mut by_resource: BTreeMap<Key<'_>, (BTreeSet<Op>, BTreeSet<&str>)> = BTreeMap::new();
+    for m in missing {
+        let e = by_resource
+            .entry((&m.alias, &m.bootstrap, &m.principal, &m.resource))
+            .or_default();
+        e.0.insert(m.op);
+        e.1.insert(&m.why);
+    }
+    for ((alias, bootstrap, principal, resource), (ops, whys)) in by_resource {
+        let ops_text: Vec<&str> = ops.iter().map(|o| o.name()).collect();
+        let what = match resource {
+            Resource::Topic(t) => format!("topic {t}"),
+            Resource::Group(g) => format!("group {g}"),
+            Resource::Cluster => "the cluster".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "  - cluster {alias}: {principal} may not {} {what} (needed: {})",
+            ops_text.join(", "),
+            whys.into_iter().collect::<Vec<_>>().join("; ")
+        );
+        let mut cmd = format!(
+            "kafka-acls.sh --bootstrap-server {bootstrap} --command-config <admin client properties> --add \
+             --allow-principal '{principal}'"
+        );
+        for op in &ops {
+            let _ = write!(cmd, " --operation {}", op.name());
+        }
+        match resource {
+            Resource::Topic(t) => {
+                let _ = write!(cmd, " --topic '{t}'");
+            }
+            Resource::Group(g) => {
+                let _ = write!(cmd, " --group '{g}'");
+            }
+            Resource::Cluster => cmd.push_str(" --cluster"),
+        }
+        let _ = writeln!(out, "      {cmd}");
+    }
+}
