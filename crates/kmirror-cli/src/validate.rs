@@ -89,9 +89,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     } else {
         println!(
-            "\nnot ready: {} connection problem(s), {} missing permission(s)",
+            "\nnot ready: {} connection problem(s), {} missing operation(s)",
             report.failures.len(),
-            report.missing.len()
+            report.missing_ops()
         );
         Ok(ExitCode::from(NOT_READY))
     }
@@ -116,8 +116,8 @@ fn render_report(report: &access::Report) -> String {
     if !report.missing.is_empty() {
         let _ = writeln!(
             out,
-            "\nmissing permissions ({}); each with the command that grants it:",
-            report.missing.len()
+            "\nmissing permissions ({} operations); each with the command that grants it:",
+            report.missing_ops()
         );
         access::render_missing(&mut out, &report.missing);
     }

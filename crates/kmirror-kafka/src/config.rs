@@ -179,6 +179,18 @@ impl TlsConfig {
         }
     }
 
+    /// The subject of the client certificate as Kafka's default principal builder names it (RFC 2253,
+    /// most specific part first, e.g. `CN=kmirror,O=example`), for `User:<subject>` in ACLs; `None`
+    /// without a client certificate or when it cannot be read.
+    pub fn client_subject(&self) -> Option<String> {
+        let (chain, _) = crate::conn::client_identity(self).ok()??;
+        let leaf = p12_keystore::Certificate::from_der(chain.first()?.as_ref()).ok()?;
+        // x509-parser prints the RDNs in certificate order, separated by ", "; RFC 2253 reverses them.
+        let mut parts: Vec<&str> = leaf.subject().split(", ").collect();
+        parts.reverse();
+        Some(parts.join(","))
+    }
+
     /// Whether a client certificate is configured (mutual TLS).
     pub fn has_client_cert(&self) -> bool {
         self.cert_file.is_some() || self.cert_pem.is_some()
@@ -828,6 +840,20 @@ mod tests {
         );
         assert!(parse_protocols("TLSv1").is_err());
         assert!(parse_protocols("TLSv9").is_err());
+    }
+
+    #[test]
+    fn client_subject_names_the_principal_brokers_see() {
+        let store =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stores/keystore.p12");
+        let tls = TlsConfig {
+            cert_file: Some(store.clone()),
+            key_file: Some(store),
+            keystore_password: Some("storepass".into()),
+            ..TlsConfig::default()
+        };
+        assert_eq!(tls.client_subject().as_deref(), Some("CN=kmirror-fixture"));
+        assert_eq!(TlsConfig::default().client_subject(), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use kmirror::config::{Config, FlowConfig, Role, Side};
 use kmirror::policy::{Decision, should_replicate_group, should_replicate_topic};
 use kmirror::progress::progress_topic;
 use kmirror_kafka::admin::Admin;
+use kmirror_kafka::protocol::error::ResponseError;
 use kmirror_kafka::protocol::messages::create_topics_request::CreatableTopic;
 use kmirror_kafka::protocol::messages::metadata_request::MetadataRequestTopic;
 use kmirror_kafka::protocol::messages::{
@@ -96,6 +97,15 @@ impl Report {
     pub fn is_ok(&self) -> bool {
         self.failures.is_empty() && self.missing.is_empty()
     }
+
+    /// Distinct missing operations (one operation may be needed for several reasons).
+    pub fn missing_ops(&self) -> usize {
+        self.missing
+            .iter()
+            .map(|m| (&m.alias, &m.principal, &m.resource, m.op))
+            .collect::<BTreeSet<_>>()
+            .len()
+    }
 }
 
 /// A connected client with what the checks need to know about it.
@@ -112,7 +122,10 @@ fn principal_of(config: &ClientConfig) -> String {
         return format!("User:{}", sasl.username);
     }
     if config.security_protocol.uses_tls() && config.tls.has_client_cert() {
-        return "User:<subject of the client certificate, e.g. CN=kmirror>".to_owned();
+        return match config.tls.client_subject() {
+            Some(subject) => format!("User:{subject}"),
+            None => "User:<subject of the client certificate, e.g. CN=kmirror>".to_owned(),
+        };
     }
     "User:ANONYMOUS".to_owned()
 }
@@ -300,27 +313,55 @@ async fn cluster_ops(conn: &Conn) -> Result<i32, String> {
     Ok(resp.cluster_authorized_operations)
 }
 
-/// Group -> authorized operations (0 when the principal may not even describe it).
-async fn group_ops(conn: &Conn, group: &str) -> Result<i32, String> {
-    let req = DescribeGroupsRequest::default()
-        .with_groups(vec![GroupId(StrBytes::from_string(group.to_owned()))])
-        .with_include_authorized_operations(true);
-    let resp = conn
-        .client
-        .send_to(Route::GroupCoordinator(group.to_owned()), req)
-        .await;
-    let resp = match resp {
-        Ok(r) => r,
-        // FindCoordinator itself is refused without Describe on the group.
-        Err(e) if e.to_string().contains("GroupAuthorizationFailed") => return Ok(0),
-        Err(e) => return Err(e.to_string()),
-    };
-    match resp.groups.first() {
-        Some(g) if g.error_code == 30 => Ok(0), // GROUP_AUTHORIZATION_FAILED
-        Some(g) if g.error_code == 0 => Ok(g.authorized_operations),
-        Some(g) => Err(format!("DescribeGroups error code {}", g.error_code)),
-        None => Err("empty DescribeGroups answer".to_owned()),
+/// Group -> authorized operations (0 when the principal may not even describe it); `None` when the group
+/// does not exist there (Kafka 4 then says nothing about its permissions).
+async fn group_ops(conn: &Conn, group: &str) -> Result<Option<i32>, String> {
+    let route = Route::GroupCoordinator(group.to_owned());
+    let mut last = String::new();
+    for attempt in 0..5u64 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+        }
+        let req = DescribeGroupsRequest::default()
+            .with_groups(vec![GroupId(StrBytes::from_string(group.to_owned()))])
+            .with_include_authorized_operations(true);
+        let resp = match conn.client.send_to(route.clone(), req).await {
+            Ok(r) => r,
+            // FindCoordinator itself is refused without Describe on the group.
+            Err(e) if e.code() == Some(ResponseError::GroupAuthorizationFailed) => {
+                return Ok(Some(0));
+            }
+            Err(e) if e.is_retriable() => {
+                last = e.to_string();
+                continue;
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let Some(g) = resp.groups.first() else {
+            return Err("empty DescribeGroups answer".to_owned());
+        };
+        match ResponseError::try_from_code(g.error_code) {
+            None => return Ok(Some(g.authorized_operations)),
+            Some(ResponseError::GroupAuthorizationFailed) => return Ok(Some(0)),
+            Some(ResponseError::GroupIdNotFound) => return Ok(None),
+            // The coordinator moved or is loading: forget it and ask again.
+            Some(
+                code @ (ResponseError::NotCoordinator
+                | ResponseError::CoordinatorNotAvailable
+                | ResponseError::CoordinatorLoadInProgress),
+            ) => {
+                let error = kmirror_kafka::Error::Kafka {
+                    code,
+                    context: format!("describe group {group}"),
+                    message: None,
+                };
+                conn.client.note_error(&route, &error);
+                last = error.to_string();
+            }
+            Some(code) => return Err(format!("DescribeGroups: {code:?}")),
+        }
     }
+    Err(last)
 }
 
 /// Whether the principal may create `topic` (CreateTopics with `validate_only`: nothing is created).
@@ -442,6 +483,10 @@ impl FlowCheck<'_> {
         {
             for (t, bits) in found {
                 if bits == 0 {
+                    // Check its target side too, as if it were visible.
+                    if let Decision::Replicate { target_name } = should_replicate_topic(flow, &t) {
+                        selected.insert(t.clone(), target_name);
+                    }
                     self.need(
                         src_admin,
                         Resource::Topic(t.clone()),
@@ -603,7 +648,8 @@ impl FlowCheck<'_> {
         }
         for g in selected.iter().take(MAX_GROUPS) {
             match group_ops(src_admin, g).await {
-                Ok(bits) => self.need(
+                Ok(None) => {} // named in `groups` but not (yet) on the source
+                Ok(Some(bits)) => self.need(
                     src_admin,
                     Resource::Group(g.clone()),
                     &[Op::Describe],
@@ -614,7 +660,12 @@ impl FlowCheck<'_> {
             }
             if flow.sync_group_offsets.enabled {
                 match group_ops(tgt_admin, g).await {
-                    Ok(bits) => self.need(
+                    Ok(None) => self.note(format!(
+                        "{}: group {g} does not exist yet; Read on it is checked when kmirror first \
+                         commits its offsets",
+                        tgt_admin.alias
+                    )),
+                    Ok(Some(bits)) => self.need(
                         tgt_admin,
                         Resource::Group(g.clone()),
                         &[Op::Read],
@@ -628,11 +679,12 @@ impl FlowCheck<'_> {
     }
 }
 
-/// A topic or group pattern that is a plain name (MM2 patterns are Java regexes).
+/// A topic or group pattern that names one topic or group (MM2 patterns are Java regexes, but `orders.v1`
+/// is meant as a name; asking for it as one is harmless when it is not).
 fn is_literal(p: &str) -> bool {
     !p.is_empty()
         && p.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
 /// The missing permissions as text: one `kafka-acls` command per (cluster, principal, resource).

@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
 pub use api::{KafkaRequest, KafkaResponse};
+pub(crate) use stores::client_identity;
 pub(crate) use tls::build_tls_config;
 
 use crate::config::{ClientConfig, split_host_port};
