@@ -100,7 +100,8 @@ pub struct TlsConfig {
     /// Client certificate chain for brokers with `ssl.client.auth=required`: a PEM file, or a JKS/PKCS12
     /// keystore holding the key too (`ssl.keystore.location`, `ssl.certificate.location`).
     pub cert_file: Option<PathBuf>,
-    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1, unencrypted) for a PEM `cert_file`; may be the same file.
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1, or encrypted PKCS#8 with `key_password`) for a PEM
+    /// `cert_file`; may be the same file.
     pub key_file: Option<PathBuf>,
     /// Check that the broker certificate names the host (or IP) we dialled. On by default, as in Kafka.
     pub verify_hostname: bool,
@@ -108,13 +109,14 @@ pub struct TlsConfig {
     pub ca_pem: Option<String>,
     /// `ssl.keystore.certificate.chain`: the client certificate chain inline as PEM.
     pub cert_pem: Option<String>,
-    /// `ssl.keystore.key`: the client's private key inline as PEM (unencrypted PKCS#8, PKCS#1 or SEC1).
+    /// `ssl.keystore.key`: the client's private key inline as PEM (as `key_file`).
     pub key_pem: Option<String>,
     /// `ssl.truststore.password`: opens a JKS/PKCS12 truststore (a JKS store also reads without it).
     pub truststore_password: Option<String>,
     /// `ssl.keystore.password`: opens a JKS/PKCS12 keystore.
     pub keystore_password: Option<String>,
-    /// `ssl.key.password`: the key entry's own password in a JKS keystore (default: the store password).
+    /// `ssl.key.password`: the key entry's own password in a JKS keystore (default: the store password), or
+    /// the password of an encrypted PEM key.
     pub key_password: Option<String>,
     /// `ssl.enabled.protocols`: which TLS versions may be negotiated; empty means TLS 1.2 and 1.3.
     pub protocols: Vec<TlsProtocol>,

@@ -80,6 +80,11 @@ fn pem_certs(
     Ok(certs)
 }
 
+const ENCRYPTED_BEGIN: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+const ENCRYPTED_END: &str = "-----END ENCRYPTED PRIVATE KEY-----";
+
+/// A PEM private key: unencrypted (PKCS#8, PKCS#1, SEC1), or encrypted PKCS#8 opened with
+/// `ssl.key.password`, which is how Kafka's PEM keystores carry a key password.
 fn pem_key(
     key: &str,
     what: &'static str,
@@ -87,25 +92,39 @@ fn pem_key(
     pem: &[u8],
     key_password: Option<&str>,
 ) -> Result<PrivateKeyDer<'static>, ConfigError> {
-    if pem.windows(9).any(|w| w == b"ENCRYPTED") {
-        return Err(file_error(
-            key,
+    let text = String::from_utf8_lossy(pem);
+    let Some(start) = text.find(ENCRYPTED_BEGIN) else {
+        return PrivateKeyDer::from_pem_slice(pem)
+            .map_err(|e| file_error(key, what, path, format!("no usable PEM private key: {e}")));
+    };
+    let password = key_password.ok_or_else(|| {
+        file_error(
+            "ssl.key.password",
             what,
             path,
-            format!(
-                "the PEM private key is encrypted{}; kmirror reads unencrypted PEM keys: decrypt it \
-                 (`openssl pkcs8 -in key.pem -out key-plain.pem`) or put key and certificate into a PKCS12 \
-                 keystore (ssl.keystore.type=PKCS12)",
-                if key_password.is_some() {
-                    " (ssl.key.password)"
-                } else {
-                    ""
-                }
-            ),
-        ));
-    }
-    PrivateKeyDer::from_pem_slice(pem)
-        .map_err(|e| file_error(key, what, path, format!("no usable PEM private key: {e}")))
+            "the private key is encrypted; set ssl.key.password",
+        )
+    })?;
+    let body = &text[start + ENCRYPTED_BEGIN.len()..];
+    let body = body.split(ENCRYPTED_END).next().unwrap_or_default();
+    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| file_error(key, what, path, format!("bad PEM encrypted key: {e}")))?;
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice())
+        .map_err(|e| file_error(key, what, path, format!("bad encrypted PKCS#8 key: {e}")))?;
+    let plain = info.decrypt(password).map_err(|e| {
+        file_error(
+            "ssl.key.password",
+            what,
+            path,
+            format!("cannot decrypt the private key ({e}); check ssl.key.password"),
+        )
+    })?;
+    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        plain.as_bytes().to_vec(),
+    )))
 }
 
 /// The CA certificates to trust: `ssl.truststore.certificates` (inline) or the truststore file; `None`
@@ -637,6 +656,24 @@ mod tests {
                 .expect_err("toml")
                 .to_string()
                 .contains("neither PEM")
+        );
+    }
+
+    #[test]
+    fn encrypted_pem_key_opens_with_the_key_password() {
+        let key = std::fs::read(fixture("key-encrypted.pem")).expect("fixture");
+        let open = |password: Option<&str>| {
+            pem_key("ssl.keystore.key", "key", Path::new("k"), &key, password)
+        };
+        let k = open(Some("keypass")).expect("decrypts");
+        rustls::crypto::ring::sign::any_supported_type(&k).expect("usable key");
+        assert_eq!(
+            open(Some("nope")).expect_err("wrong").key(),
+            "ssl.key.password"
+        );
+        assert_eq!(
+            open(None).expect_err("no password").key(),
+            "ssl.key.password"
         );
     }
 
