@@ -213,9 +213,10 @@ fn scram_jaas(c: &kmirror_testkit::Cluster, password: Option<&str>) -> String {
     )
 }
 
-/// JKS and PKCS12 stores made by keytool from the clusters' CA and client certificate: cluster A over SSL
-/// with a JKS truststore and a JKS keystore (mutual TLS, key password differing from the store password), B
-/// over SASL_SSL with a PKCS12 truststore. Both are reached, each under the principal the broker sees.
+/// JKS and PKCS12 stores made by keytool from the clusters' CA and client certificate: cluster A over its
+/// mutual-TLS listener (`ssl.client.auth=required`) with a JKS truststore and a JKS keystore (key password
+/// differing from the store password), B over SASL_SSL with a PKCS12 truststore. Both are reached, each under
+/// the principal the broker sees; without the keystore A refuses the connection.
 #[tokio::test(flavor = "multi_thread")]
 async fn jks_pkcs12_and_mutual_tls_reach_the_clusters() {
     let a = kmirror_testkit::cluster("A");
@@ -299,7 +300,9 @@ async fn jks_pkcs12_and_mutual_tls_reach_the_clusters() {
          B.ssl.truststore.location = {}\n\
          B.ssl.truststore.password = trust-p12\n\
          A->B.enabled = true\nA->B.topics = {topic}\n",
-        a.tls_bootstrap.as_deref().expect("SSL listener"),
+        std::env::var("KMIRROR_A_MTLS_BOOTSTRAP").expect(
+            "KMIRROR_A_MTLS_BOOTSTRAP: start the clusters with scripts/kafka-local up --tls"
+        ),
         path(&trust_jks),
         path(&key_jks),
         b.sasl_tls_bootstrap.as_deref().expect("SASL_SSL listener"),
@@ -318,6 +321,18 @@ async fn jks_pkcs12_and_mutual_tls_reach_the_clusters() {
         stdout.contains("\nvalid: every cluster answered"),
         "{stdout}"
     );
+
+    // Without a client certificate the mutual-TLS listener does not let kmirror in.
+    let no_keystore: String = config
+        .lines()
+        .filter(|l| !l.starts_with("A.ssl.keystore") && !l.starts_with("A.ssl.key."))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (code, stdout, stderr) = validate(&dir, &no_keystore);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("cluster A: bootstrap"), "{stdout}");
+    assert!(stdout.contains("requires a client certificate"), "{stdout}");
+    assert!(stdout.contains("ssl.keystore.location"), "{stdout}");
 
     // A wrong store password is found at load, named by its key and line.
     let wrong = config.replace("A.ssl.key.password = key-jks", "A.ssl.key.password = nope");

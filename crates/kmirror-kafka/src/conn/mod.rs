@@ -212,7 +212,10 @@ impl Connection {
             correlation: 0,
             timeout: settings.connect_timeout(),
         };
-        let versions = hs.api_versions().await?;
+        let versions = hs
+            .api_versions()
+            .await
+            .map_err(|e| tls::refused_after_handshake(e, config.tls.has_client_cert()))?;
         if let Some(sasl) = &config.sasl
             && config.security_protocol.uses_sasl()
         {

@@ -114,6 +114,44 @@ pub(super) async fn handshake(
         })
 }
 
+/// A TLS 1.3 broker judges the client certificate after the handshake, so its refusal arrives as a TLS alert
+/// on the first request (an I/O error, which would be retried as if the broker were down). Names it instead.
+pub(super) fn refused_after_handshake(e: Error, has_client_cert: bool) -> Error {
+    let Error::Io { broker, source } = &e else {
+        return e;
+    };
+    let alert = source
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    let Some(rustls::Error::AlertReceived(alert)) = alert else {
+        return e;
+    };
+    use rustls::AlertDescription as A;
+    let message = match alert {
+        A::CertificateRequired | A::BadCertificate | A::HandshakeFailure if !has_client_cert => {
+            format!(
+                "the broker requires a client certificate (alert {alert:?}); give kmirror one with \
+             ssl.keystore.location (mutual TLS)"
+            )
+        }
+        A::BadCertificate
+        | A::UnknownCA
+        | A::CertificateUnknown
+        | A::CertificateExpired
+        | A::CertificateRevoked
+        | A::UnsupportedCertificate
+        | A::AccessDenied => format!(
+            "the broker refused the client certificate (alert {alert:?}); check that it is valid and signed \
+             by a CA in the broker's ssl.truststore"
+        ),
+        other => format!("the broker ended the TLS session (alert {other:?})"),
+    };
+    Error::Tls {
+        broker: broker.clone(),
+        message,
+    }
+}
+
 /// Verifies the chain and signatures like WebPKI but accepts a certificate for another name: what
 /// `ssl.endpoint.identification.algorithm=` (empty) means in Kafka.
 #[derive(Debug)]
