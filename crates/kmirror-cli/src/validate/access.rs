@@ -188,6 +188,37 @@ pub(super) async fn check(config: &Config) -> Report {
         let i = *index.get(&(flow.name(), side, role))?;
         conns.get(i)?.as_ref().ok()
     };
+    // Flows that only emit heartbeats write one topic on their target.
+    for flow in config
+        .flows
+        .iter()
+        .filter(|f| !f.enabled && f.emit_heartbeats.enabled)
+    {
+        if let (Some(admin), Some(producer)) = (
+            get(flow, Side::Target, Role::Admin),
+            get(flow, Side::Target, Role::Producer),
+        ) {
+            let topic = vec![flow.heartbeats_topic().to_owned()];
+            let mut c = FlowCheck {
+                flow,
+                report: &mut report,
+            };
+            c.topics(
+                admin,
+                &topic,
+                &[Op::Create, Op::Describe],
+                "emits heartbeats into this topic",
+            )
+            .await;
+            c.topics(
+                producer,
+                &topic,
+                &[Op::Write],
+                "emits heartbeats into this topic",
+            )
+            .await;
+        }
+    }
     for flow in config.enabled_flows() {
         let (Some(src_admin), Some(src_consumer), Some(src_producer)) = (
             get(flow, Side::Source, Role::Admin),
@@ -508,7 +539,21 @@ impl FlowCheck<'_> {
             .await;
         if names.is_empty() {
             self.note(format!(
-                "{}: no source topic is selected yet, so topic permissions were not checked",
+                "{}: no source topic it may see is selected, so topic permissions were not checked",
+                flow.name()
+            ));
+        }
+        if flow
+            .topics
+            .include()
+            .patterns()
+            .iter()
+            .any(|p| !is_literal(p))
+        {
+            self.note(format!(
+                "{}: a topic the source principal may not Describe is invisible to it (to MM2 as well) and \
+                 is neither copied nor reported here; name such topics literally in `topics` to have them \
+                 checked",
                 flow.name()
             ));
         }
@@ -687,23 +732,67 @@ fn is_literal(p: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
-/// The missing permissions as text: one `kafka-acls` command per (cluster, principal, resource).
+/// Names listed in one `kafka-acls` command (it takes `--topic`/`--group` many times).
+const NAMES_PER_COMMAND: usize = 20;
+/// Names shown in the description of one line.
+const NAMES_SHOWN: usize = 10;
+
+/// The missing permissions as text: per (cluster, principal), resources needing the same operations share one
+/// line and one `kafka-acls` command (several for many names).
 pub(super) fn render_missing(out: &mut String, missing: &BTreeSet<Missing>) {
-    type Key<'a> = (&'a str, &'a str, &'a str, &'a Resource);
-    let mut by_resource: BTreeMap<Key<'_>, (BTreeSet<Op>, BTreeSet<&str>)> = BTreeMap::new();
+    type Who<'a> = (&'a str, &'a str, &'a str);
+    type Needs<'a> = (BTreeSet<Op>, BTreeSet<&'a str>);
+    let mut by_resource: BTreeMap<(Who<'_>, &Resource), Needs<'_>> = BTreeMap::new();
     for m in missing {
         let e = by_resource
-            .entry((&m.alias, &m.bootstrap, &m.principal, &m.resource))
+            .entry(((&m.alias, &m.bootstrap, &m.principal), &m.resource))
             .or_default();
         e.0.insert(m.op);
         e.1.insert(&m.why);
     }
-    for ((alias, bootstrap, principal, resource), (ops, whys)) in by_resource {
+    // Same who, same operations, same kind of resource: one entry.
+    type Group<'a> = (Who<'a>, u8, Vec<Op>);
+    let mut grouped: BTreeMap<Group<'_>, (Vec<&Resource>, BTreeSet<&str>)> = BTreeMap::new();
+    for ((who, resource), (ops, whys)) in by_resource {
+        let kind = match resource {
+            Resource::Topic(_) => 0,
+            Resource::Group(_) => 1,
+            Resource::Cluster => 2,
+        };
+        let e = grouped
+            .entry((who, kind, ops.into_iter().collect()))
+            .or_default();
+        e.0.push(resource);
+        e.1.extend(whys);
+    }
+    for (((alias, bootstrap, principal), _, ops), (resources, whys)) in grouped {
         let ops_text: Vec<&str> = ops.iter().map(|o| o.name()).collect();
-        let what = match resource {
-            Resource::Topic(t) => format!("topic {t}"),
-            Resource::Group(g) => format!("group {g}"),
-            Resource::Cluster => "the cluster".to_owned(),
+        let names: Vec<(&str, &str)> = resources
+            .iter()
+            .map(|r| match r {
+                Resource::Topic(t) => ("topic", t.as_str()),
+                Resource::Group(g) => ("group", g.as_str()),
+                Resource::Cluster => ("cluster", ""),
+            })
+            .collect();
+        let what = match names.as_slice() {
+            [("cluster", _)] => "the cluster".to_owned(),
+            [(kind, name)] => format!("{kind} {name}"),
+            many => {
+                let shown: Vec<&str> = many.iter().take(NAMES_SHOWN).map(|(_, n)| *n).collect();
+                let more = many.len().saturating_sub(NAMES_SHOWN);
+                format!(
+                    "{} {}s ({}{})",
+                    many.len(),
+                    many[0].0,
+                    shown.join(", "),
+                    if more > 0 {
+                        format!(", and {more} more")
+                    } else {
+                        String::new()
+                    }
+                )
+            }
         };
         let _ = writeln!(
             out,
@@ -711,22 +800,22 @@ pub(super) fn render_missing(out: &mut String, missing: &BTreeSet<Missing>) {
             ops_text.join(", "),
             whys.into_iter().collect::<Vec<_>>().join("; ")
         );
-        let mut cmd = format!(
-            "kafka-acls.sh --bootstrap-server {bootstrap} --command-config <admin client properties> --add \
-             --allow-principal '{principal}'"
-        );
-        for op in &ops {
-            let _ = write!(cmd, " --operation {}", op.name());
-        }
-        match resource {
-            Resource::Topic(t) => {
-                let _ = write!(cmd, " --topic '{t}'");
+        for chunk in names.chunks(NAMES_PER_COMMAND) {
+            let mut cmd = format!(
+                "kafka-acls.sh --bootstrap-server {bootstrap} --command-config <admin client properties> --add \
+                 --allow-principal '{principal}'"
+            );
+            for op in &ops {
+                let _ = write!(cmd, " --operation {}", op.name());
             }
-            Resource::Group(g) => {
-                let _ = write!(cmd, " --group '{g}'");
+            for (kind, name) in chunk {
+                if *kind == "cluster" {
+                    cmd.push_str(" --cluster");
+                } else {
+                    let _ = write!(cmd, " --{kind} '{name}'");
+                }
             }
-            Resource::Cluster => cmd.push_str(" --cluster"),
+            let _ = writeln!(out, "      {cmd}");
         }
-        let _ = writeln!(out, "      {cmd}");
     }
 }
