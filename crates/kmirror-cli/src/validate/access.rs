@@ -819,3 +819,74 @@ pub(super) fn render_missing(out: &mut String, missing: &BTreeSet<Missing>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn missing(resource: Resource, op: Op) -> Missing {
+        Missing {
+            alias: "B".into(),
+            bootstrap: "b:9092".into(),
+            principal: "User:mm2".into(),
+            resource,
+            op,
+            why: "A->B copies records into this topic".into(),
+        }
+    }
+
+    #[test]
+    fn same_operations_share_one_command_and_many_names_are_split() {
+        let mut all = BTreeSet::new();
+        for i in 0..25 {
+            all.insert(missing(Resource::Topic(format!("A.t{i:02}")), Op::Write));
+        }
+        all.insert(missing(Resource::Group("g".into()), Op::Read));
+        all.insert(missing(Resource::Cluster, Op::Alter));
+        let mut out = String::new();
+        render_missing(&mut out, &all);
+        assert!(
+            out.contains("User:mm2 may not Write 25 topics (A.t00, A.t01,"),
+            "{out}"
+        );
+        assert!(out.contains("and 15 more)"), "{out}");
+        let commands: Vec<&str> = out
+            .lines()
+            .filter(|l| l.contains("kafka-acls.sh"))
+            .collect();
+        assert_eq!(
+            commands.len(),
+            4,
+            "two for the topics, one each for group and cluster:\n{out}"
+        );
+        assert_eq!(
+            commands[0].matches("--topic").count(),
+            NAMES_PER_COMMAND,
+            "{out}"
+        );
+        assert!(
+            commands
+                .iter()
+                .any(|c| c.ends_with("--operation Read --group 'g'")),
+            "{out}"
+        );
+        assert!(
+            commands
+                .iter()
+                .any(|c| c.ends_with("--operation Alter --cluster")),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn authorized_operations_bits() {
+        let bits = (1 << Op::Read as i32) | (1 << Op::Describe as i32);
+        assert!(Op::Read.allowed_by(bits) && Op::Describe.allowed_by(bits));
+        assert!(!Op::Write.allowed_by(bits));
+        assert!(
+            Op::Write.allowed_by(i32::MIN),
+            "not reported: nothing concluded"
+        );
+        assert!(is_literal("orders.v1") && !is_literal("orders-.*"));
+    }
+}
