@@ -159,16 +159,19 @@ pub(crate) fn trusted_certs(
             certs.into_iter().map(CertificateDer::from).collect()
         }
         Kind::Pkcs12 => {
-            let password = tls.truststore_password.as_deref().ok_or_else(|| {
-                file_error(
-                    "ssl.truststore.password",
-                    what,
-                    path,
-                    "a PKCS12 truststore cannot be read without its password; set ssl.truststore.password",
-                )
-            })?;
-            let archive = p12_keystore::Pkcs12Archive::from_pkcs12(&bytes, password)
-                .map_err(|e| pkcs12_error(e, "ssl.truststore.password", KEY, what, path))?;
+            let archive = match tls.truststore_password.as_deref() {
+                Some(password) => p12_keystore::Pkcs12Archive::from_pkcs12(&bytes, password)
+                    .map_err(|e| pkcs12_error(e, "ssl.truststore.password", KEY, what, path))?,
+                // Newer JDKs write truststores without protection; Java then reads them without a password.
+                None => p12_keystore::Pkcs12Archive::from_pkcs12(&bytes, "").map_err(|_| {
+                    file_error(
+                        "ssl.truststore.password",
+                        what,
+                        path,
+                        "this PKCS12 truststore is protected; set ssl.truststore.password",
+                    )
+                })?,
+            };
             archive
                 .certs
                 .iter()
@@ -608,6 +611,15 @@ mod tests {
         tls.keystore_password = Some("nope".into());
         let e = client_identity(&tls).expect_err("wrong store password");
         assert_eq!(e.key(), "ssl.keystore.password");
+    }
+
+    #[test]
+    fn unprotected_pkcs12_truststore_reads_without_a_password() {
+        let tls = TlsConfig {
+            ca_file: Some(fixture("truststore-open.p12")),
+            ..TlsConfig::default()
+        };
+        assert_eq!(trusted_certs(&tls).expect("read"), Some(pem_ca()));
     }
 
     #[test]
