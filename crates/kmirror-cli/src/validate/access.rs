@@ -395,27 +395,47 @@ async fn group_ops(conn: &Conn, group: &str) -> Result<Option<i32>, String> {
     Err(last)
 }
 
-/// Whether the principal may create `topic` (CreateTopics with `validate_only`: nothing is created).
-async fn may_create(conn: &Conn, topic: &str) -> Result<bool, String> {
-    let req = CreateTopicsRequest::default()
-        .with_topics(vec![
-            CreatableTopic::default()
-                .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
-                .with_num_partitions(1)
-                .with_replication_factor(-1),
-        ])
-        .with_timeout_ms(10_000)
-        .with_validate_only(true);
-    let resp = conn
-        .client
-        .send_to(Route::Any, req)
-        .await
-        .map_err(|e| e.to_string())?;
-    // 29 TOPIC_AUTHORIZATION_FAILED, 31 CLUSTER_AUTHORIZATION_FAILED; anything else is not about ACLs.
-    Ok(!resp
-        .topics
-        .iter()
-        .any(|t| t.error_code == 29 || t.error_code == 31))
+/// Of `topics` (absent ones), those the principal may not create: CreateTopics with `validate_only`, so
+/// nothing is created.
+async fn refused_creates(conn: &Conn, topics: &[String]) -> Result<BTreeSet<String>, String> {
+    let mut refused = BTreeSet::new();
+    for chunk in topics.chunks(100) {
+        let req = CreateTopicsRequest::default()
+            .with_topics(
+                chunk
+                    .iter()
+                    .map(|t| {
+                        CreatableTopic::default()
+                            .with_name(TopicName(StrBytes::from_string(t.clone())))
+                            .with_num_partitions(1)
+                            .with_replication_factor(-1)
+                    })
+                    .collect(),
+            )
+            .with_timeout_ms(10_000)
+            .with_validate_only(true);
+        let resp = conn
+            .client
+            .send_to(Route::Any, req)
+            .await
+            .map_err(|e| e.to_string())?;
+        // Only authorization errors count; anything else (say, a bad replication factor) is not about ACLs.
+        refused.extend(
+            resp.topics
+                .into_iter()
+                .filter(|t| {
+                    matches!(
+                        ResponseError::try_from_code(t.error_code),
+                        Some(
+                            ResponseError::TopicAuthorizationFailed
+                                | ResponseError::ClusterAuthorizationFailed
+                        )
+                    )
+                })
+                .map(|t| t.name.0.to_string()),
+        );
+    }
+    Ok(refused)
 }
 
 struct FlowCheck<'a> {
@@ -461,25 +481,30 @@ impl FlowCheck<'_> {
                 return;
             }
         };
+        let mut absent = Vec::new();
         for t in topics {
             match found.get(t) {
                 Some(&bits) => {
                     let ops: Vec<Op> = ops.iter().copied().filter(|o| *o != Op::Create).collect();
                     self.need(conn, Resource::Topic(t.clone()), &ops, bits, why);
                 }
-                None if ops.contains(&Op::Create) => match may_create(conn, t).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        let all: Vec<Op> = ops.to_vec();
-                        self.need(conn, Resource::Topic(t.clone()), &all, 0, why);
-                    }
-                    Err(e) => self.report.failures.push(format!(
-                        "cluster {}: cannot check Create on {t}: {e}",
-                        conn.alias
-                    )),
-                },
-                None => {}
+                None => absent.push(t.clone()),
             }
+        }
+        if absent.is_empty() || !ops.contains(&Op::Create) {
+            return;
+        }
+        match refused_creates(conn, &absent).await {
+            Ok(refused) => {
+                for t in refused {
+                    self.need(conn, Resource::Topic(t), &[Op::Create], 0, why);
+                }
+            }
+            Err(e) => self.report.failures.push(format!(
+                "cluster {}: cannot check Create on {} topic(s): {e}",
+                conn.alias,
+                absent.len()
+            )),
         }
     }
 
