@@ -68,6 +68,8 @@ pub enum SaslMechanism {
     Plain,
     ScramSha256,
     ScramSha512,
+    /// OAUTHBEARER with tokens from an OIDC token endpoint (client credentials) or a token file.
+    OAuthBearer,
 }
 
 impl SaslMechanism {
@@ -77,6 +79,7 @@ impl SaslMechanism {
             Self::Plain => "PLAIN",
             Self::ScramSha256 => "SCRAM-SHA-256",
             Self::ScramSha512 => "SCRAM-SHA-512",
+            Self::OAuthBearer => "OAUTHBEARER",
         }
     }
 }
@@ -217,6 +220,17 @@ impl fmt::Debug for SaslConfig {
     }
 }
 
+/// Where OAUTHBEARER tokens come from (Kafka's `OAuthBearerLoginCallbackHandler`). The client id and
+/// secret are [`SaslConfig::username`] and [`SaslConfig::password`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthConfig {
+    /// `sasl.oauthbearer.token.endpoint.url`: an `https://` (or `http://`) OIDC token endpoint asked with
+    /// the client-credentials grant, or a `file:` URL of a file holding a token (re-read at each refresh).
+    pub token_endpoint: String,
+    /// `scope` in the JAAS line, or `sasl.oauthbearer.scope`.
+    pub scope: Option<String>,
+}
+
 /// Everything needed to talk to one cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientConfig {
@@ -227,6 +241,8 @@ pub struct ClientConfig {
     pub tls: TlsConfig,
     /// Required when `security_protocol` is SASL_*.
     pub sasl: Option<SaslConfig>,
+    /// Token source, when `sasl` is OAUTHBEARER.
+    pub oauth: Option<OAuthConfig>,
     /// How long one request may wait for its response before the connection is dropped (default 30 s).
     pub request_timeout: Duration,
     /// Metadata older than this is refreshed in the background (default 30 s, Kafka's 5 min is too slow
@@ -250,6 +266,7 @@ impl ClientConfig {
             security_protocol: SecurityProtocol::Plaintext,
             tls: TlsConfig::default(),
             sasl: None,
+            oauth: None,
             request_timeout: Duration::from_secs(30),
             metadata_max_age: Duration::from_secs(30),
             reconnect_backoff: Duration::from_millis(100),
@@ -394,6 +411,7 @@ fn parse_properties(
     let mut jaas: Option<String> = None;
     let (mut user, mut pass) = (None, None);
     let mut callback_handler: Option<(String, String)> = None;
+    let mut oauth_keys: BTreeMap<&str, String> = BTreeMap::new();
     for (key, value) in props {
         let v = value.trim();
         let invalid = |reason: &str| ConfigError::Invalid {
@@ -421,6 +439,12 @@ fn parse_properties(
                 if !v.is_empty() =>
             {
                 callback_handler = Some((key.clone(), v.to_string()))
+            }
+            "sasl.oauthbearer.token.endpoint.url"
+            | "sasl.oauthbearer.client.credentials.client.id"
+            | "sasl.oauthbearer.client.credentials.client.secret"
+            | "sasl.oauthbearer.scope" => {
+                oauth_keys.insert(key.as_str(), value.trim().to_string());
             }
             "ssl.truststore.location" | "ssl.ca.location" => c.tls.ca_file = Some(PathBuf::from(v)),
             "ssl.keystore.location" => {
@@ -523,11 +547,14 @@ fn parse_properties(
             c.security_protocol,
             mechanism,
             jaas,
-            user,
-            pass,
+            (user, pass),
             callback_handler,
+            &oauth_keys,
         ) {
-            Ok(sasl) => c.sasl = Some(sasl),
+            Ok((sasl, oauth)) => {
+                c.sasl = Some(sasl);
+                c.oauth = oauth;
+            }
             Err(e) => errors.push(e),
         }
     }
@@ -564,30 +591,81 @@ fn parse_protocols(v: &str) -> Result<Vec<TlsProtocol>, String> {
     Ok(out)
 }
 
+/// Kafka's OIDC login callback handler, by its 3.x and 4.x class names.
+const OAUTH_LOGIN_HANDLERS: &[&str] = &[
+    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler",
+    "org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerLoginCallbackHandler",
+];
+
 fn sasl_config(
     protocol: SecurityProtocol,
     mechanism: Option<(String, String)>,
     jaas: Option<String>,
-    user: Option<String>,
-    pass: Option<String>,
+    (user, pass): (Option<String>, Option<String>),
     callback_handler: Option<(String, String)>,
-) -> Result<SaslConfig, ConfigError> {
+    oauth_keys: &BTreeMap<&str, String>,
+) -> Result<(SaslConfig, Option<OAuthConfig>), ConfigError> {
     let mechanism = match mechanism {
         Some((key, v)) => Some(parse_mechanism(&key, &v)?),
         None => None,
     };
-    if let Some((key, class)) = callback_handler {
+    if let Some((key, class)) = &callback_handler
+        && !(key == "sasl.login.callback.handler.class"
+            && OAUTH_LOGIN_HANDLERS.contains(&class.as_str()))
+    {
         return Err(ConfigError::Unsupported {
-            key,
-            value: class,
+            key: key.clone(),
+            value: class.clone(),
             remedy: format!(
-                "login callback handlers are Java classes (OAUTHBEARER/OIDC, AWS MSK IAM); {SASL_ALTERNATIVES}"
+                "kmirror cannot load Java callback handlers; it has OIDC client credentials built in \
+                 ({}). {SASL_ALTERNATIVES}",
+                OAUTH_LOGIN_HANDLERS[0]
             ),
         });
     }
-    let (jaas_mech, u, p) = match (jaas, user, pass) {
-        (Some(j), _, _) => parse_jaas(&j)?,
-        (None, Some(u), Some(p)) => (None, u, p),
+    let jaas = match jaas {
+        Some(j) => Some(parse_jaas(&j)?),
+        None => None,
+    };
+    let module = jaas.as_ref().map(|j| j.module);
+    let mechanism = match (mechanism, module) {
+        (Some(m), _) => m,
+        // Kafka's default sasl.mechanism is GSSAPI; kmirror follows the login module instead.
+        (None, Some(LoginModule::Plain)) => SaslMechanism::Plain,
+        (None, Some(LoginModule::OAuthBearer)) => SaslMechanism::OAuthBearer,
+        _ => {
+            return Err(ConfigError::Missing {
+                key: "sasl.mechanism".into(),
+                reason: "say which mechanism to use: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER \
+                         (Kafka's default, GSSAPI, is not supported)"
+                    .into(),
+            });
+        }
+    };
+    let expected = match mechanism {
+        SaslMechanism::Plain => LoginModule::Plain,
+        SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => LoginModule::Scram,
+        SaslMechanism::OAuthBearer => LoginModule::OAuthBearer,
+    };
+    if let Some(m) = module
+        && m != expected
+    {
+        return Err(ConfigError::Invalid {
+            key: "sasl.jaas.config".into(),
+            value: "<redacted>".into(),
+            reason: format!(
+                "its login module does not match sasl.mechanism={mechanism} (use {})",
+                expected.class()
+            ),
+        });
+    }
+    let option = |name: &str| jaas.as_ref().and_then(|j| j.options.get(name).cloned());
+    if mechanism == SaslMechanism::OAuthBearer {
+        return oauth_config(option, oauth_keys);
+    }
+    let (u, p) = match (jaas.is_some(), user, pass) {
+        (true, _, _) => (option("username"), option("password")),
+        (false, Some(u), Some(p)) => (Some(u), Some(p)),
         _ => {
             return Err(ConfigError::Missing {
                 key: "sasl.jaas.config".into(),
@@ -598,33 +676,97 @@ fn sasl_config(
             });
         }
     };
-    let mechanism = match (mechanism, jaas_mech) {
-        (Some(m), _) => m,
-        // Kafka's default sasl.mechanism is GSSAPI; kmirror takes PLAIN only when the login module says so.
-        (None, Some(SaslMechanism::Plain)) => SaslMechanism::Plain,
+    let invalid = |reason: &str| ConfigError::Invalid {
+        key: "sasl.jaas.config".into(),
+        value: "<redacted>".into(),
+        reason: reason.into(),
+    };
+    match (u, p) {
+        (Some(username), Some(password)) => Ok((
+            SaslConfig {
+                mechanism,
+                username,
+                password,
+            },
+            None,
+        )),
+        (Some(_), None) => Err(invalid(
+            "has no password=\"...\"; add it (or take it from a file or the environment with \
+             ${file:...} / ${env:...})",
+        )),
+        _ => Err(invalid("needs both username=\"...\" and password=\"...\"")),
+    }
+}
+
+/// OAUTHBEARER: the token endpoint and the client credentials (JAAS options `clientId`, `clientSecret`,
+/// `scope`, or Kafka 4.1's `sasl.oauthbearer.client.credentials.*` / `sasl.oauthbearer.scope` keys).
+fn oauth_config(
+    option: impl Fn(&str) -> Option<String>,
+    keys: &BTreeMap<&str, String>,
+) -> Result<(SaslConfig, Option<OAuthConfig>), ConfigError> {
+    let key = |k: &str| keys.get(k).cloned().filter(|v| !v.is_empty());
+    if option("unsecuredLoginStringClaim_sub").is_some() {
+        return Err(ConfigError::Unsupported {
+            key: "sasl.jaas.config".into(),
+            value: "unsecuredLoginStringClaim_sub".into(),
+            remedy: "unsecured (unsigned) OAUTHBEARER tokens are for development only; configure \
+                     sasl.oauthbearer.token.endpoint.url with clientId/clientSecret"
+                .into(),
+        });
+    }
+    let endpoint = key("sasl.oauthbearer.token.endpoint.url").ok_or_else(|| ConfigError::Missing {
+        key: "sasl.oauthbearer.token.endpoint.url".into(),
+        reason: "OAUTHBEARER needs the identity provider's token endpoint (https://...) or a token file \
+                 (file:///...)"
+            .into(),
+    })?;
+    let lower = endpoint.to_ascii_lowercase();
+    if !(lower.starts_with("https://")
+        || lower.starts_with("http://")
+        || lower.starts_with("file:"))
+    {
+        return Err(ConfigError::Invalid {
+            key: "sasl.oauthbearer.token.endpoint.url".into(),
+            value: endpoint,
+            reason: "expected an https://, http:// or file: URL".into(),
+        });
+    }
+    let is_file = lower.starts_with("file:");
+    let client_id =
+        option("clientId").or_else(|| key("sasl.oauthbearer.client.credentials.client.id"));
+    let secret =
+        option("clientSecret").or_else(|| key("sasl.oauthbearer.client.credentials.client.secret"));
+    let (username, password) = match (client_id, secret) {
+        (Some(id), Some(secret)) => (id, secret),
+        (None, None) if is_file => (String::new(), String::new()),
+        (Some(_), None) => {
+            return Err(ConfigError::Missing {
+                key: "sasl.jaas.config".into(),
+                reason: "the OAuthBearerLoginModule line has clientId but no clientSecret=\"...\""
+                    .into(),
+            });
+        }
         _ => {
             return Err(ConfigError::Missing {
-                key: "sasl.mechanism".into(),
-                reason: "say which mechanism to use: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (Kafka's default, \
-                         GSSAPI, is not supported)"
+                key: "sasl.jaas.config".into(),
+                reason: "OAUTHBEARER with a token endpoint needs clientId=\"...\" clientSecret=\"...\" in the \
+                         OAuthBearerLoginModule line"
                     .into(),
             });
         }
     };
-    if let Some(j) = jaas_mech
-        && (j == SaslMechanism::Plain) != (mechanism == SaslMechanism::Plain)
-    {
-        return Err(ConfigError::Invalid {
-            key: "sasl.jaas.config".into(),
-            value: "<redacted>".into(),
-            reason: format!("its login module does not match sasl.mechanism={mechanism}"),
-        });
-    }
-    Ok(SaslConfig {
-        mechanism,
-        username: u,
-        password: p,
-    })
+    let scope = option("scope").or_else(|| key("sasl.oauthbearer.scope"));
+    Ok((
+        SaslConfig {
+            mechanism: SaslMechanism::OAuthBearer,
+            username,
+            password,
+        },
+        Some(OAuthConfig {
+            token_endpoint: endpoint,
+            scope,
+        }),
+    ))
 }
 
 fn parse_mechanism(key: &str, v: &str) -> Result<SaslMechanism, ConfigError> {
@@ -637,9 +779,7 @@ fn parse_mechanism(key: &str, v: &str) -> Result<SaslMechanism, ConfigError> {
         "PLAIN" => Ok(SaslMechanism::Plain),
         "SCRAM-SHA-256" => Ok(SaslMechanism::ScramSha256),
         "SCRAM-SHA-512" => Ok(SaslMechanism::ScramSha512),
-        "OAUTHBEARER" => Err(unsupported(
-            "OAUTHBEARER (OIDC client credentials) is not implemented yet; ",
-        )),
+        "OAUTHBEARER" => Ok(SaslMechanism::OAuthBearer),
         "AWS_MSK_IAM" => Err(unsupported("AWS MSK IAM is not implemented yet; ")),
         "GSSAPI" => Err(unsupported(
             "GSSAPI (Kerberos) needs a Kerberos library kmirror does not link; ",
@@ -648,8 +788,34 @@ fn parse_mechanism(key: &str, v: &str) -> Result<SaslMechanism, ConfigError> {
     }
 }
 
+/// The login modules kmirror reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LoginModule {
+    Plain,
+    Scram,
+    OAuthBearer,
+}
+
+impl LoginModule {
+    fn class(self) -> &'static str {
+        match self {
+            Self::Plain => "org.apache.kafka.common.security.plain.PlainLoginModule",
+            Self::Scram => "org.apache.kafka.common.security.scram.ScramLoginModule",
+            Self::OAuthBearer => {
+                "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule"
+            }
+        }
+    }
+}
+
+/// A parsed `sasl.jaas.config`: its module and options.
+struct Jaas {
+    module: LoginModule,
+    options: BTreeMap<String, String>,
+}
+
 /// Parses `<LoginModule> required username="u" password="p";` into (mechanism hint, user, password).
-fn parse_jaas(v: &str) -> Result<(Option<SaslMechanism>, String, String), ConfigError> {
+fn parse_jaas(v: &str) -> Result<Jaas, ConfigError> {
     let invalid = |reason: &str| ConfigError::Invalid {
         key: "sasl.jaas.config".into(),
         value: "<redacted>".into(),
@@ -658,23 +824,26 @@ fn parse_jaas(v: &str) -> Result<(Option<SaslMechanism>, String, String), Config
     let mut rest = v.trim().trim_end_matches(';').trim();
     let module_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
     let module = &rest[..module_end];
-    let hint = if module.ends_with("PlainLoginModule") {
-        Some(SaslMechanism::Plain)
+    let module = if module.ends_with("PlainLoginModule") {
+        LoginModule::Plain
     } else if module.ends_with("ScramLoginModule") {
-        None
+        LoginModule::Scram
+    } else if module.ends_with("OAuthBearerLoginModule") {
+        LoginModule::OAuthBearer
     } else {
         return Err(ConfigError::Unsupported {
             key: "sasl.jaas.config".into(),
             value: module.into(),
             remedy: format!(
-                "kmirror reads PlainLoginModule and ScramLoginModule lines; {SASL_ALTERNATIVES}"
+                "kmirror reads PlainLoginModule, ScramLoginModule and OAuthBearerLoginModule lines; \
+                 {SASL_ALTERNATIVES}"
             ),
         });
     };
     rest = rest[module_end..].trim_start();
     let flag_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
     rest = rest[flag_end..].trim_start();
-    let (mut user, mut pass) = (None, None);
+    let mut options = BTreeMap::new();
     while !rest.is_empty() {
         let eq = rest
             .find('=')
@@ -708,20 +877,9 @@ fn parse_jaas(v: &str) -> Result<(Option<SaslMechanism>, String, String), Config
             value = rest[..end].to_string();
             rest = rest[end..].trim_start();
         }
-        match key {
-            "username" => user = Some(value),
-            "password" => pass = Some(value),
-            _ => {}
-        }
+        options.insert(key.to_string(), value);
     }
-    match (user, pass) {
-        (Some(u), Some(p)) => Ok((hint, u, p)),
-        (Some(_), None) => Err(invalid(
-            "has no password=\"...\"; add it (or take it from a file or the environment with \
-             ${file:...} / ${env:...})",
-        )),
-        _ => Err(invalid("needs both username=\"...\" and password=\"...\"")),
-    }
+    Ok(Jaas { module, options })
 }
 
 #[cfg(test)]

@@ -276,12 +276,18 @@ async fn connect(alias: &str, props: &BTreeMap<String, String>) -> Result<Conn, 
     let bootstrap = config.bootstrap_servers.join(",");
     let principal = principal_of(&config);
     match tokio::time::timeout(CONNECT_TIMEOUT, Client::connect(config)).await {
-        Ok(Ok(client)) => Ok(Conn {
-            client,
-            alias: alias.to_owned(),
-            bootstrap,
-            principal,
-        }),
+        Ok(Ok(client)) => {
+            let principal = match client.oauth_subject().await {
+                Some(sub) => format!("User:{sub}"),
+                None => principal,
+            };
+            Ok(Conn {
+                client,
+                alias: alias.to_owned(),
+                bootstrap,
+                principal,
+            })
+        }
         Ok(Err(e)) => Err(format!("bootstrap {bootstrap}: {e}")),
         Err(_) => Err(format!(
             "bootstrap {bootstrap}: no answer within {} s; check {alias}.bootstrap.servers, \

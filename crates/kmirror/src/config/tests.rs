@@ -1143,11 +1143,7 @@ fn security_problems_are_reported_at_load_each_with_its_line() {
 
 #[test]
 fn unsupported_mechanisms_are_refused_at_load_naming_the_alternatives() {
-    for (mechanism, why) in [
-        ("OAUTHBEARER", "OAUTHBEARER"),
-        ("AWS_MSK_IAM", "AWS MSK IAM"),
-        ("GSSAPI", "Kerberos"),
-    ] {
+    for (mechanism, why) in [("AWS_MSK_IAM", "AWS MSK IAM"), ("GSSAPI", "Kerberos")] {
         let e = error_with(&format!(
             "A.security.protocol = SASL_SSL\nA.sasl.mechanism = {mechanism}\n\
              A.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule required \
@@ -1162,7 +1158,48 @@ fn unsupported_mechanisms_are_refused_at_load_naming_the_alternatives() {
         "A.security.protocol = SASL_SSL\nA.sasl.mechanism = PLAIN\n\
          A.sasl.jaas.config = org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
     );
-    assert_contains(&e, &["`A.sasl.jaas.config`", "OAuthBearerLoginModule"]);
+    assert_contains(
+        &e,
+        &[
+            "`A.sasl.jaas.config`",
+            "does not match sasl.mechanism=PLAIN",
+        ],
+    );
+    let e = error_with(
+        "A.security.protocol = SASL_SSL\nA.sasl.mechanism = OAUTHBEARER\n\
+         A.sasl.login.callback.handler.class = software.amazon.msk.auth.iam.IAMOAuthBearerLoginCallbackHandler\n\
+         A.sasl.oauthbearer.token.endpoint.url = https://idp.example/token\n\
+         A.sasl.jaas.config = org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
+    );
+    assert_contains(
+        &e,
+        &[
+            "`A.sasl.login.callback.handler.class`",
+            "IAMOAuthBearerLoginCallbackHandler",
+        ],
+    );
+}
+
+#[test]
+fn oauthbearer_client_credentials_are_read_and_checked() {
+    let jaas = "A.security.protocol = SASL_SSL\nA.sasl.mechanism = OAUTHBEARER\n\
+         A.sasl.login.callback.handler.class = org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler\n\
+         A.sasl.jaas.config = org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required \
+         clientId=\"mm2\" clientSecret=\"s\" scope=\"kafka\";";
+    let e = error_with(jaas);
+    assert_contains(
+        &e,
+        &["`A.sasl.oauthbearer.token.endpoint.url`", "token endpoint"],
+    );
+    let c = load(&format!(
+        "{jaas}\nA.sasl.oauthbearer.token.endpoint.url = https://idp.example/oauth2/token"
+    ));
+    assert_eq!(c.clusters["A"].admin["sasl.mechanism"], "OAUTHBEARER");
+    let e = error_with(&format!(
+        "{}\nA.sasl.oauthbearer.token.endpoint.url = https://idp.example/t",
+        jaas.replace(" clientSecret=\"s\"", "")
+    ));
+    assert_contains(&e, &["`A.sasl.jaas.config`", "no clientSecret"]);
 }
 
 #[test]
