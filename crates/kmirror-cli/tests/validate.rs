@@ -534,7 +534,8 @@ async fn oauthbearer_with_oidc_client_credentials() {
              A.sasl.login.callback.handler.class = org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler\n\
              A.sasl.oauthbearer.token.endpoint.url = {}\n\
              A.sasl.jaas.config = org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required \
-             clientId=\"mm2-client\" clientSecret=\"{secret}\" scope=\"kafka\";\n\
+             clientId=\"mm2-client\" clientSecret=\"{secret}\" scope=\"kafka\" \
+             extension_logicalCluster=\"lkc-test\";\n\
              B.bootstrap.servers = {}\n\
              A->B.enabled = true\nA->B.topics = {topic}\n",
             endpoint.url, b.bootstrap

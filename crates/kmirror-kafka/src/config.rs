@@ -229,6 +229,9 @@ pub struct OAuthConfig {
     pub token_endpoint: String,
     /// `scope` in the JAAS line, or `sasl.oauthbearer.scope`.
     pub scope: Option<String>,
+    /// SASL extensions sent with the token (JAAS options `extension_<name>="value"`), e.g. Confluent Cloud's
+    /// `logicalCluster` and `identityPoolId`.
+    pub extensions: BTreeMap<String, String>,
 }
 
 /// Everything needed to talk to one cluster.
@@ -661,7 +664,18 @@ fn sasl_config(
     }
     let option = |name: &str| jaas.as_ref().and_then(|j| j.options.get(name).cloned());
     if mechanism == SaslMechanism::OAuthBearer {
-        return oauth_config(option, oauth_keys);
+        let extensions = jaas
+            .as_ref()
+            .map(|j| {
+                j.options
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        Some((k.strip_prefix("extension_")?.to_owned(), v.clone()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        return oauth_config(option, oauth_keys, extensions);
     }
     let (u, p) = match (jaas.is_some(), user, pass) {
         (true, _, _) => (option("username"), option("password")),
@@ -703,6 +717,7 @@ fn sasl_config(
 fn oauth_config(
     option: impl Fn(&str) -> Option<String>,
     keys: &BTreeMap<&str, String>,
+    extensions: BTreeMap<String, String>,
 ) -> Result<(SaslConfig, Option<OAuthConfig>), ConfigError> {
     let key = |k: &str| keys.get(k).cloned().filter(|v| !v.is_empty());
     if option("unsecuredLoginStringClaim_sub").is_some() {
@@ -765,6 +780,7 @@ fn oauth_config(
         Some(OAuthConfig {
             token_endpoint: endpoint,
             scope,
+            extensions,
         }),
     ))
 }
@@ -1000,6 +1016,40 @@ mod tests {
         );
         assert!(parse_protocols("TLSv1").is_err());
         assert!(parse_protocols("TLSv9").is_err());
+    }
+
+    #[test]
+    fn oauthbearer_login_module_with_client_credentials_and_extensions() {
+        let (c, _) = ClientConfig::from_properties(&props(&[
+            ("bootstrap.servers", "a:1"),
+            ("security.protocol", "SASL_SSL"),
+            (
+                "sasl.login.callback.handler.class",
+                "org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerLoginCallbackHandler",
+            ),
+            ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
+            (
+                "sasl.jaas.config",
+                r#"org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId="mm2" clientSecret="s" scope="kafka" extension_logicalCluster="lkc-1";"#,
+            ),
+        ]))
+        .expect("valid");
+        let sasl = c.sasl.expect("sasl");
+        assert_eq!(
+            sasl.mechanism,
+            SaslMechanism::OAuthBearer,
+            "implied by the module"
+        );
+        assert_eq!(
+            (sasl.username.as_str(), sasl.password.as_str()),
+            ("mm2", "s")
+        );
+        let oauth = c.oauth.expect("oauth");
+        assert_eq!(oauth.scope.as_deref(), Some("kafka"));
+        assert_eq!(
+            oauth.extensions.get("logicalCluster").map(String::as_str),
+            Some("lkc-1")
+        );
     }
 
     #[test]

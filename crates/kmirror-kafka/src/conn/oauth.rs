@@ -78,6 +78,15 @@ impl TokenSource {
         })))
     }
 
+    /// The SASL extensions to send with the token, as RFC 7628 key/value pairs (`\x01key=value`).
+    pub(crate) fn extensions(&self) -> String {
+        self.config
+            .extensions
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\x01"))
+            .collect()
+    }
+
     /// A token that has not reached its refresh point; fetched now if needed.
     pub(crate) async fn token(&self) -> Result<String, Error> {
         let mut cached = self.cached.lock().await;

@@ -81,7 +81,7 @@ pub(super) async fn authenticate(
                 hs,
                 av,
                 sasl,
-                format!("n,,\x01auth=Bearer {token}\x01\x01").into_bytes(),
+                format!("n,,\x01auth=Bearer {token}\x01{}\x01", tokens.extensions()).into_bytes(),
             )
             .await
             .map_err(|e| match e {
