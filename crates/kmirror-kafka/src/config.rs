@@ -373,11 +373,26 @@ impl ClientConfig {
     /// truststore/keystore files and passwords, read and parsed. Empty means the client can be built.
     pub fn check_properties(props: &BTreeMap<String, String>) -> Vec<ConfigError> {
         let (config, _, mut errors) = parse_properties(props);
-        if let Some(c) = config
+        if let Some(c) = &config
             && c.security_protocol.uses_tls()
             && let Err(e) = c.tls.check()
         {
             errors.push(e);
+        }
+        // A token file is read at every refresh; it must be there from the start.
+        if let Some(oauth) = config.as_ref().and_then(|c| c.oauth.as_ref())
+            && let Some(path) = oauth
+                .token_endpoint
+                .strip_prefix("file://")
+                .or_else(|| oauth.token_endpoint.strip_prefix("file:"))
+            && let Err(e) = std::fs::metadata(path)
+        {
+            errors.push(ConfigError::File {
+                key: "sasl.oauthbearer.token.endpoint.url".into(),
+                what: "token file",
+                path: PathBuf::from(path),
+                message: e.to_string(),
+            });
         }
         errors
     }
