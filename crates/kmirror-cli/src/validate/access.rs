@@ -133,9 +133,9 @@ fn principal_of(config: &ClientConfig) -> String {
 /// Connects every client of every active flow and checks the enabled flows' permissions.
 pub(super) async fn check(config: &Config) -> Report {
     let mut report = Report::default();
-    // One connection per distinct set of client properties (usually one per cluster).
-    let mut conns: Vec<Result<Conn, String>> = Vec::new();
-    let mut by_props: BTreeMap<BTreeMap<String, String>, usize> = BTreeMap::new();
+    // One connection per distinct way of reaching a cluster (usually one per cluster), all opened at once.
+    let mut ways: Vec<(String, BTreeMap<String, String>)> = Vec::new();
+    let mut by_way: BTreeMap<BTreeMap<String, String>, usize> = BTreeMap::new();
     let mut index: BTreeMap<(String, Side, Role), usize> = BTreeMap::new();
     for flow in &config.flows {
         let sides: &[Side] = if flow.enabled {
@@ -150,8 +150,7 @@ pub(super) async fn check(config: &Config) -> Report {
             };
             for role in Role::ALL {
                 let props = config.client_properties(flow, side, role);
-                // Clients that reach the cluster the same way share one connection (and one report).
-                let how: BTreeMap<String, String> = props
+                let way: BTreeMap<String, String> = props
                     .iter()
                     .filter(|(k, _)| {
                         k.as_str() == "bootstrap.servers"
@@ -161,28 +160,46 @@ pub(super) async fn check(config: &Config) -> Report {
                     })
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
-                let i = match by_props.get(&how) {
-                    Some(&i) => i,
-                    None => {
-                        let conn = connect(alias, &props).await;
-                        match &conn {
-                            Ok(c) => {
-                                report
-                                    .reached
-                                    .entry(alias.clone())
-                                    .or_default()
-                                    .insert(c.principal.clone());
-                            }
-                            Err(e) => report.failures.push(format!("cluster {alias}: {e}")),
-                        }
-                        conns.push(conn);
-                        by_props.insert(how, conns.len() - 1);
-                        conns.len() - 1
-                    }
-                };
+                let i = *by_way.entry(way).or_insert_with(|| {
+                    ways.push((alias.clone(), props));
+                    ways.len() - 1
+                });
                 index.insert((flow.name(), side, role), i);
             }
         }
+    }
+    let mut pending = tokio::task::JoinSet::new();
+    for (i, (alias, props)) in ways.iter().enumerate() {
+        let (alias, props) = (alias.clone(), props.clone());
+        pending.spawn(async move { (i, connect(&alias, &props).await) });
+    }
+    let mut opened: BTreeMap<usize, Result<Conn, String>> = BTreeMap::new();
+    while let Some(joined) = pending.join_next().await {
+        if let Ok((i, conn)) = joined {
+            opened.insert(i, conn);
+        }
+    }
+    let mut conns: Vec<Result<Conn, String>> = Vec::new();
+    for (i, (alias, _)) in ways.iter().enumerate() {
+        let conn = opened
+            .remove(&i)
+            .unwrap_or_else(|| Err("the connection attempt failed".to_owned()));
+        match &conn {
+            Ok(c) => {
+                report
+                    .reached
+                    .entry(alias.clone())
+                    .or_default()
+                    .insert(c.principal.clone());
+            }
+            Err(e) => {
+                let line = format!("cluster {alias}: {e}");
+                if !report.failures.contains(&line) {
+                    report.failures.push(line);
+                }
+            }
+        }
+        conns.push(conn);
     }
     let get = |flow: &FlowConfig, side: Side, role: Role| -> Option<&Conn> {
         let i = *index.get(&(flow.name(), side, role))?;
