@@ -556,7 +556,10 @@ async fn oauthbearer_with_oidc_client_credentials() {
     let (code, stdout, stderr) = validate(&dir, &config("wrong"));
     assert_eq!(code, Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("cluster A"), "{stdout}");
-    assert!(stdout.contains("cannot get a token"), "{stdout}");
+    assert!(
+        stdout.contains("cannot get an OAUTHBEARER token"),
+        "{stdout}"
+    );
     assert!(stdout.contains("401"), "{stdout}");
 
     // A token the brokers' JWKS did not sign (here from a token file, Kafka's `file:` form) is refused by

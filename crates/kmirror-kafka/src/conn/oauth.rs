@@ -97,7 +97,7 @@ impl TokenSource {
         }
         let (value, expires_in) = tokio::time::timeout(FETCH_TIMEOUT, self.fetch())
             .await
-            .map_err(|_| self.failed(format!("no answer within {FETCH_TIMEOUT:?}")))??;
+            .map_err(|_| self.unavailable(format!("no answer within {FETCH_TIMEOUT:?}")))??;
         let lifetime = lifetime(&value, expires_in).unwrap_or(DEFAULT_LIFETIME);
         *cached = Some(Token {
             value: value.clone(),
@@ -106,15 +106,22 @@ impl TokenSource {
         Ok(value)
     }
 
+    /// The credentials or the answer are wrong: trying again will not help.
     fn failed(&self, message: String) -> Error {
-        Error::Authentication {
-            broker: self.config.token_endpoint.clone(),
-            mechanism: SaslMechanism::OAuthBearer,
-            user: self.client_id.clone(),
-            message: format!(
-                "cannot get a token: {message}; check sasl.oauthbearer.token.endpoint.url and the clientId / \
-                 clientSecret / scope of the OAuthBearerLoginModule line"
-            ),
+        self.error(message, false)
+    }
+
+    /// The endpoint could not be reached or failed: worth trying again.
+    fn unavailable(&self, message: String) -> Error {
+        self.error(message, true)
+    }
+
+    fn error(&self, message: String, retriable: bool) -> Error {
+        Error::TokenEndpoint {
+            endpoint: self.config.token_endpoint.clone(),
+            client: self.client_id.clone(),
+            message,
+            retriable,
         }
     }
 
@@ -127,7 +134,7 @@ impl TokenSource {
         {
             let text = tokio::fs::read_to_string(path)
                 .await
-                .map_err(|e| self.failed(format!("cannot read {path}: {e}")))?;
+                .map_err(|e| self.unavailable(format!("cannot read {path}: {e}")))?;
             return Ok((text.trim().to_owned(), None));
         }
         let uri: http::Uri = url
@@ -143,7 +150,7 @@ impl TokenSource {
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let tcp = TcpStream::connect((host.as_str(), port))
             .await
-            .map_err(|e| self.failed(format!("cannot connect to {host}:{port}: {e}")))?;
+            .map_err(|e| self.unavailable(format!("cannot connect to {host}:{port}: {e}")))?;
         let mut body = "grant_type=client_credentials".to_owned();
         if let Some(scope) = &self.config.scope {
             body.push_str("&scope=");
@@ -181,19 +188,24 @@ impl TokenSource {
             let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
                 .connect(name, tcp)
                 .await
-                .map_err(|e| self.failed(format!("TLS with {host}:{port}: {e}")))?;
+                .map_err(|e| self.unavailable(format!("TLS with {host}:{port}: {e}")))?;
             self.exchange(tls, request).await?
         } else {
             self.exchange(tcp, request).await?
         };
         if !status.is_success() {
-            return Err(self.failed(format!(
+            let message = format!(
                 "the endpoint answered {status}: {}",
                 String::from_utf8_lossy(&bytes)
                     .chars()
                     .take(300)
                     .collect::<String>()
-            )));
+            );
+            return Err(if status.is_server_error() {
+                self.unavailable(message)
+            } else {
+                self.failed(message)
+            });
         }
         let json: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| self.failed(format!("the answer is not JSON: {e}")))?;
@@ -218,19 +230,19 @@ impl TokenSource {
     {
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| self.failed(e.to_string()))?;
+            .map_err(|e| self.unavailable(e.to_string()))?;
         let driver = tokio::spawn(conn);
         let result = async {
             let response = sender
                 .send_request(request)
                 .await
-                .map_err(|e| self.failed(e.to_string()))?;
+                .map_err(|e| self.unavailable(e.to_string()))?;
             let status = response.status();
             let body = response
                 .into_body()
                 .collect()
                 .await
-                .map_err(|e| self.failed(e.to_string()))?
+                .map_err(|e| self.unavailable(e.to_string()))?
                 .to_bytes();
             Ok((status, body))
         }
