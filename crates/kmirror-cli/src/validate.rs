@@ -1,5 +1,10 @@
 //! `kmirror validate`: load a config, report every problem, and print what kmirror would do with it — clusters
 //! (never secrets), each flow's effective settings, and for the given topic names where each would go or why not.
+//! Unless `--offline`, it then does what `run` would: connects and authenticates every client of every active
+//! flow and checks each enabled flow's permissions (`access`). Exit codes: 0 ready to run, 1 a cluster could not
+//! be reached or a permission is missing, 2 the config itself is invalid.
+
+mod access;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -8,13 +13,14 @@ use std::process::ExitCode;
 use std::collections::BTreeMap;
 
 use kmirror::config::{
-    ClusterConfig, Config, FlowConfig, Format, Periodic, Role, Side, UseDefaultsFrom, redacted,
+    ClusterConfig, Config, FlowConfig, Format, Periodic, Role, UseDefaultsFrom, redacted,
 };
 use kmirror::policy::{Decision, PolicyKind, should_replicate_topic};
-use kmirror_kafka::{Client, ClientConfig};
 
 /// Exit code for an invalid config (clap uses the same code for bad arguments).
 const INVALID: u8 = 2;
+/// Exit code for a valid config that `run` could not use as things stand (unreachable, refused, not permitted).
+const NOT_READY: u8 = 1;
 
 /// Arguments of `kmirror validate`.
 #[derive(Debug, clap::Args)]
@@ -25,7 +31,8 @@ pub struct Args {
     /// Source topic names to show the plan for, comma-separated, instead of listing the source clusters.
     #[arg(long, value_delimiter = ',')]
     topics: Vec<String>,
-    /// Do not connect to the clusters (the topic plan is then shown only for `--topics`).
+    /// Do not connect to the clusters: check the config and its key/trust stores only (the topic plan is then
+    /// shown only for `--topics`).
     #[arg(long)]
     offline: bool,
 }
@@ -40,7 +47,7 @@ enum TopicNames {
     Listed(BTreeMap<String, Result<Vec<String>, String>>),
 }
 
-/// Runs the subcommand; the exit code says whether the config is valid.
+/// Runs the subcommand; the exit code says whether the config is valid and `run` could use it.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let config = match Config::load(&args.config) {
         Ok(c) => c,
@@ -50,54 +57,77 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(INVALID));
         }
     };
-    let names = source_topics(args, &config)?;
-    print!("{}", render_with(&config, &names));
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The topic names the plan is shown for: `--topics`, or each enabled flow's source cluster listed live.
-fn source_topics(args: &Args, config: &Config) -> anyhow::Result<TopicNames> {
     let given: Vec<String> = args
         .topics
         .iter()
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty())
         .collect();
-    if !given.is_empty() {
-        return Ok(TopicNames::Given(given));
-    }
     if args.offline {
-        return Ok(TopicNames::None);
+        let names = if given.is_empty() {
+            TopicNames::None
+        } else {
+            TopicNames::Given(given)
+        };
+        print!("{}", render_with(&config, &names));
+        println!("\nvalid (offline: no cluster was contacted)");
+        return Ok(ExitCode::SUCCESS);
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut listed = BTreeMap::new();
-    for flow in config.enabled_flows() {
-        if listed.contains_key(&flow.source) {
-            continue;
-        }
-        let props = config.client_properties(flow, Side::Source, Role::Admin);
-        let result = runtime.block_on(list_topics(props));
-        listed.insert(flow.source.clone(), result);
+    let report = runtime.block_on(access::check(&config));
+    let names = if given.is_empty() {
+        TopicNames::Listed(report.listed.clone())
+    } else {
+        TopicNames::Given(given)
+    };
+    print!("{}", render_with(&config, &names));
+    print!("{}", render_report(&report));
+    if report.is_ok() {
+        println!("\nvalid: every cluster answered and every permission checked is granted");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "\nnot ready: {} connection problem(s), {} missing operation(s)",
+            report.failures.len(),
+            report.missing_ops()
+        );
+        Ok(ExitCode::from(NOT_READY))
     }
-    Ok(TopicNames::Listed(listed))
 }
 
-async fn list_topics(props: BTreeMap<String, String>) -> Result<Vec<String>, String> {
-    let (client_config, _) = ClientConfig::from_properties(&props).map_err(|e| e.to_string())?;
-    let listing = async {
-        let client = Client::connect(client_config)
-            .await
-            .map_err(|e| e.to_string())?;
-        let metadata = client.metadata(None).await.map_err(|e| e.to_string())?;
-        Ok::<_, String>(metadata.topics.keys().cloned().collect())
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(20), listing)
-        .await
-        .map_err(|_| {
-            "no answer within 20 s; check bootstrap.servers and that the cluster is up".to_owned()
-        })?
+fn render_report(report: &access::Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\nclusters reached:");
+    if report.reached.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for (alias, principals) in &report.reached {
+        let p: Vec<&str> = principals.iter().map(String::as_str).collect();
+        let _ = writeln!(out, "  {alias}: as {}", p.join(", "));
+    }
+    if !report.failures.is_empty() {
+        let _ = writeln!(out, "\nconnection problems ({}):", report.failures.len());
+        for f in &report.failures {
+            let _ = writeln!(out, "  - {f}");
+        }
+    }
+    if !report.missing.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nmissing permissions ({} operations); each with the command that grants it:",
+            report.missing_ops()
+        );
+        access::render_missing(&mut out, &report.missing);
+    }
+    if !report.notes.is_empty() {
+        let _ = writeln!(out, "\nnotes:");
+        for n in &report.notes {
+            let _ = writeln!(out, "  - {n}");
+        }
+    }
+    out
 }
 
 /// The plan as text.
@@ -144,7 +174,6 @@ fn render_with(config: &Config, names: &TopicNames) -> String {
             .map_or_else(|| "off".to_owned(), |a| a.to_string())
     );
     render_plan(&mut out, config, names);
-    let _ = writeln!(out, "\nvalid");
     out
 }
 

@@ -60,6 +60,19 @@ pub enum Error {
         message: String,
     },
 
+    /// The OAUTHBEARER token could not be obtained. `retriable`: the endpoint was unreachable, slow or
+    /// failing (5xx), as opposed to refusing the credentials.
+    #[error(
+        "cannot get an OAUTHBEARER token from {endpoint} for client '{client}': {message}; check \
+         sasl.oauthbearer.token.endpoint.url and the clientId / clientSecret / scope of the OAuthBearerLoginModule line"
+    )]
+    TokenEndpoint {
+        endpoint: String,
+        client: String,
+        message: String,
+        retriable: bool,
+    },
+
     #[error(
         "broker {broker} does not offer SASL mechanism {mechanism} (it offers {enabled:?}); set sasl.mechanism to one \
          of those"
@@ -195,6 +208,7 @@ impl Error {
             | Error::NoLeader { .. }
             | Error::UnknownBroker { .. } => true,
             Error::Kafka { code, .. } => code.is_retriable(),
+            Error::TokenEndpoint { retriable, .. } => *retriable,
             _ => false,
         }
     }

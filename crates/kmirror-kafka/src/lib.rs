@@ -81,7 +81,7 @@ pub mod types;
 
 pub use cluster::{BrokerInfo, Client, Metadata, PartitionMetadata, Route, TopicMetadata};
 pub use config::{
-    ClientConfig, ConfigError, SaslConfig, SaslMechanism, SecurityProtocol, TlsConfig,
+    ClientConfig, ConfigError, SaslConfig, SaslMechanism, SecurityProtocol, TlsConfig, TlsProtocol,
 };
 pub use conn::{KafkaRequest, KafkaResponse};
 pub use error::Error;

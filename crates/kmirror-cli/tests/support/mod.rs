@@ -3,6 +3,7 @@
 
 pub mod checkpoints;
 pub mod groups;
+pub mod oidc;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

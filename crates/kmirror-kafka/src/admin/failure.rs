@@ -12,7 +12,7 @@ pub(crate) fn principal_of(config: &ClientConfig) -> String {
     if let Some(sasl) = &config.sasl {
         return format!("User:{}", sasl.username);
     }
-    if config.security_protocol.uses_tls() && config.tls.cert_file.is_some() {
+    if config.security_protocol.uses_tls() && config.tls.has_client_cert() {
         return "the principal of the TLS client certificate (User:CN=...)".to_string();
     }
     "User:ANONYMOUS".to_string()

@@ -98,6 +98,13 @@ impl Client {
         &self.inner.config
     }
 
+    /// The `sub` claim of the current OAUTHBEARER token: the principal (`User:<sub>`) Kafka's default
+    /// validator gives this client. `None` for other mechanisms or an opaque token.
+    pub async fn oauth_subject(&self) -> Option<String> {
+        let tokens = self.inner.pool.settings().tokens.clone()?;
+        crate::conn::token_subject(&tokens.token().await.ok()?)
+    }
+
     async fn bootstrap(&self) -> Result<(), Error> {
         let mut last_error = None;
         for addr in &self.inner.config.bootstrap_servers {

@@ -36,6 +36,11 @@ pub(crate) fn backoff(base: Duration, max: Duration, failures: u32) -> Duration 
 }
 
 impl Pool {
+    /// The connection settings every connection of this pool uses.
+    pub(crate) fn settings(&self) -> &ConnectSettings {
+        &self.settings
+    }
+
     pub(crate) fn new(settings: ConnectSettings) -> Self {
         Self {
             settings,

@@ -8,8 +8,10 @@
 //! request; the broker pool (`cluster`) opens a new one on next use.
 
 mod api;
+mod oauth;
 mod sasl;
 mod scram;
+mod stores;
 mod tls;
 
 use std::collections::HashMap;
@@ -29,6 +31,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
 pub use api::{KafkaRequest, KafkaResponse};
+pub(crate) use oauth::subject as token_subject;
+pub(crate) use stores::client_identity;
 pub(crate) use tls::build_tls_config;
 
 use crate::config::{ClientConfig, split_host_port};
@@ -45,6 +49,8 @@ pub(crate) struct ConnectSettings {
     pub config: Arc<ClientConfig>,
     pub tls: Option<Arc<rustls::ClientConfig>>,
     pub client_id: StrBytes,
+    /// OAUTHBEARER tokens, shared by every connection of the client.
+    pub tokens: Option<Arc<oauth::TokenSource>>,
 }
 
 impl ConnectSettings {
@@ -55,10 +61,12 @@ impl ConnectSettings {
             None
         };
         let client_id = StrBytes::from_string(config.client_id.clone());
+        let tokens = oauth::TokenSource::for_client(&config)?;
         Ok(Self {
             config,
             tls,
             client_id,
+            tokens,
         })
     }
 
@@ -141,6 +149,8 @@ pub struct Connection {
     versions: HashMap<i16, (i16, i16)>,
     client_id: StrBytes,
     request_timeout: Duration,
+    /// When the SASL session nears its end (KIP-368), after which the pool opens a new connection.
+    retire_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -210,21 +220,30 @@ impl Connection {
             correlation: 0,
             timeout: settings.connect_timeout(),
         };
-        let versions = hs.api_versions().await?;
+        let versions = hs
+            .api_versions()
+            .await
+            .map_err(|e| tls::refused_after_handshake(e, config.tls.has_client_cert()))?;
+        let mut session = None;
         if let Some(sasl) = &config.sasl
             && config.security_protocol.uses_sasl()
         {
-            sasl::authenticate(&mut hs, &versions, sasl).await?;
+            session =
+                sasl::authenticate(&mut hs, &versions, sasl, settings.tokens.as_deref()).await?;
         }
         let next_correlation = hs.correlation;
-        Ok(Self::start(
+        let mut conn = Self::start(
             addr,
             stream,
             versions,
             next_correlation,
             settings.client_id.clone(),
             config.request_timeout,
-        ))
+        );
+        // KIP-368: the broker closes a session at the end of its lifetime (a token's expiry); the pool
+        // replaces the connection before that instead of re-authenticating it mid-stream.
+        conn.retire_at = session.map(|lifetime| Instant::now() + lifetime.mul_f64(0.85));
+        Ok(conn)
     }
 
     fn start(
@@ -261,6 +280,7 @@ impl Connection {
             versions,
             client_id,
             request_timeout,
+            retire_at: None,
         }
     }
 
@@ -272,6 +292,7 @@ impl Connection {
     /// False once the connection failed or was closed; the pool then opens a new one.
     pub fn is_alive(&self) -> bool {
         self.shared.alive.load(Ordering::Acquire)
+            && self.retire_at.is_none_or(|t| Instant::now() < t)
     }
 
     /// The version of `R` to use with this broker: the highest both sides speak.

@@ -1,22 +1,27 @@
 //! SASL authentication after ApiVersions: SaslHandshake names the mechanism, SaslAuthenticate carries
-//! its messages (KIP-152). PLAIN is one message; SCRAM is two round trips.
+//! its messages (KIP-152). PLAIN is one message; SCRAM is two round trips; OAUTHBEARER (RFC 7628) is one
+//! message carrying the token.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
 use kafka_protocol::protocol::StrBytes;
 
+use super::oauth::TokenSource;
 use super::scram::{ScramClient, ScramHash};
 use super::{Handshake, KafkaRequest, negotiate};
 use crate::config::{SaslConfig, SaslMechanism};
 use crate::error::Error;
 
+/// Authenticates; returns the session lifetime the broker set (KIP-368), if any.
 pub(super) async fn authenticate(
     hs: &mut Handshake<'_>,
     versions: &HashMap<i16, (i16, i16)>,
     sasl: &SaslConfig,
-) -> Result<(), Error> {
+    tokens: Option<&TokenSource>,
+) -> Result<Option<Duration>, Error> {
     let auth_failed = |broker: &str, message: String| Error::Authentication {
         broker: broker.to_string(),
         mechanism: sasl.mechanism,
@@ -52,10 +57,47 @@ pub(super) async fn authenticate(
         ));
     }
     let av = version::<SaslAuthenticateRequest>(versions, hs.broker())?;
-    match sasl.mechanism {
+    let session = match sasl.mechanism {
         SaslMechanism::Plain => {
             let msg = format!("\0{}\0{}", sasl.username, sasl.password);
-            step(hs, av, sasl, msg.into_bytes()).await?;
+            step(hs, av, sasl, msg.into_bytes()).await?.1
+        }
+        SaslMechanism::OAuthBearer => {
+            let tokens = tokens.ok_or_else(|| {
+                auth_failed(
+                    hs.broker(),
+                    "OAUTHBEARER without a token source; set sasl.oauthbearer.token.endpoint.url"
+                        .into(),
+                )
+            })?;
+            let token = tokens.token().await?;
+            let refused = |why: &str| {
+                format!(
+                    "the broker refused the token ({why}); check that sasl.oauthbearer.token.endpoint.url is the \
+                     identity provider whose keys the broker trusts, and the token's audience, issuer and scope"
+                )
+            };
+            let (challenge, session) = step(
+                hs,
+                av,
+                sasl,
+                format!("n,,\x01auth=Bearer {token}\x01{}\x01", tokens.extensions()).into_bytes(),
+            )
+            .await
+            .map_err(|e| match e {
+                Error::Authentication { message, .. } => {
+                    auth_failed(hs.broker(), refused(&message))
+                }
+                other => other,
+            })?;
+            if !challenge.is_empty() {
+                // RFC 7628: the server explains the refusal; the client acknowledges with %x01 and the
+                // server then fails the exchange.
+                let why = String::from_utf8_lossy(&challenge).into_owned();
+                let _ = step(hs, av, sasl, vec![1]).await;
+                return Err(auth_failed(hs.broker(), refused(&why)));
+            }
+            session
         }
         SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => {
             let hash = if sasl.mechanism == SaslMechanism::ScramSha256 {
@@ -69,27 +111,29 @@ pub(super) async fn authenticate(
                 &sasl.password,
                 ScramClient::random_nonce(),
             );
-            let server_first = step(hs, av, sasl, scram.client_first().into_bytes()).await?;
+            let (server_first, _) = step(hs, av, sasl, scram.client_first().into_bytes()).await?;
             let server_first = String::from_utf8_lossy(&server_first).into_owned();
             let client_final = scram
                 .client_final(&server_first)
                 .map_err(|m| auth_failed(hs.broker(), m))?;
-            let server_final = step(hs, av, sasl, client_final.into_bytes()).await?;
+            let (server_final, session) = step(hs, av, sasl, client_final.into_bytes()).await?;
             scram
                 .verify_server_final(&String::from_utf8_lossy(&server_final))
                 .map_err(|m| auth_failed(hs.broker(), m))?;
+            session
         }
-    }
-    Ok(())
+    };
+    Ok(session)
 }
 
-/// One SaslAuthenticate round trip: our message out, the server's answer back.
+/// One SaslAuthenticate round trip: our message out, the server's answer back, with the session lifetime
+/// it announced (KIP-368; `None` when it does not limit the session).
 async fn step(
     hs: &mut Handshake<'_>,
     version: i16,
     sasl: &SaslConfig,
     msg: Vec<u8>,
-) -> Result<Bytes, Error> {
+) -> Result<(Bytes, Option<Duration>), Error> {
     let req = SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(msg));
     let resp = hs.exchange(&req, version).await?;
     if resp.error_code != 0 {
@@ -104,7 +148,11 @@ async fn step(
             message,
         });
     }
-    Ok(resp.auth_bytes)
+    let session = u64::try_from(resp.session_lifetime_ms)
+        .ok()
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis);
+    Ok((resp.auth_bytes, session))
 }
 
 fn version<R: KafkaRequest>(

@@ -8,6 +8,8 @@
 //!
 //! Every problem is collected (not just the first) and reported with the key as written and a fix.
 
+mod security;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -284,6 +286,7 @@ pub(crate) fn build(mut raw: RawConfig) -> Result<Config, ConfigError> {
         }
     }
     check_identity_cycles(&flows, &buckets, &mut ctx);
+    security::check(&flows, &buckets, &merged_clusters, &mut ctx);
     if !aliases.is_empty() && !flows.iter().any(|f| f.enabled) {
         ctx.warnings.push(ConfigWarning {
             key: "<source>-><target>.enabled".to_owned(),

@@ -176,9 +176,10 @@ fn dr_fixture_with_sasl_and_file_provider() {
 
 #[test]
 fn client_layering() {
-    let config = load(
+    let ca = fixture("ca.pem");
+    let config = load(&format!(
         "security.protocol = SSL\n\
-         ssl.truststore.location = /top\n\
+         ssl.truststore.location = {}\n\
          A.security.protocol = PLAINTEXT\n\
          A.producer.security.protocol = SSL\n\
          consumer.max.poll.records = 10\n\
@@ -190,13 +191,14 @@ fn client_layering() {
          A->B.source.producer.linger.ms = 7\n\
          A->B.target.admin.request.timeout.ms = 9\n\
          source.consumer.fetch.max.bytes = 1000",
-    );
+        ca.display()
+    ));
     let a = &config.clusters["A"];
     assert_eq!(a.admin["security.protocol"], "PLAINTEXT");
     assert_eq!(a.consumer["security.protocol"], "PLAINTEXT");
     assert_eq!(a.producer["security.protocol"], "SSL");
     assert_eq!(a.security_protocol, SecurityProtocol::Plaintext);
-    assert_eq!(a.admin["ssl.truststore.location"], "/top");
+    assert_eq!(a.admin["ssl.truststore.location"], ca.display().to_string());
     assert_eq!(a.consumer["max.poll.records"], "20");
     assert_eq!(a.producer["client.rack"], "r1");
     let b = &config.clusters["B"];
@@ -404,7 +406,11 @@ fn offset_syncs_topic_location() {
 
 #[test]
 fn security_protocol_is_checked_case_insensitively_and_kept_as_written() {
-    let c = load("A.security.protocol = sasl_ssl");
+    let c = load(
+        "A.security.protocol = sasl_ssl\nA.sasl.mechanism = PLAIN\n\
+         A.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule required \
+         username=u password=p;",
+    );
     assert_eq!(c.clusters["A"].security_protocol, SecurityProtocol::SaslSsl);
     assert_eq!(c.clusters["A"].admin["security.protocol"], "sasl_ssl");
 
@@ -943,7 +949,7 @@ bootstrap_servers = "A_host1:9092, A_host2:9092, A_host3:9092"
 [clusters.B]
 bootstrap_servers = ["B_host1:9092", "B_host2:9092", "B_host3:9092"]
 security_protocol = "SASL_SSL"
-client = { "sasl.mechanism" = "SCRAM-SHA-512" }
+client = { "sasl.mechanism" = "SCRAM-SHA-512", "sasl.jaas.config" = 'org.apache.kafka.common.security.scram.ScramLoginModule required username="u" password="p";' }
 producer = { "linger.ms" = 5, "enable.idempotence" = true }
 
 [defaults]
@@ -1106,4 +1112,142 @@ fn toml_file_by_extension() {
     let e = Config::load(&path).unwrap_err().to_string();
     assert_contains(&e, &["kmirror.toml", "sorce"]);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Security settings are checked at load, each problem at its line.
+
+#[test]
+fn security_problems_are_reported_at_load_each_with_its_line() {
+    let text = format!(
+        "clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\n\
+         B.security.protocol = SASL_SSL\n\
+         B.sasl.mechanism = SCRAM-SHA-512\n\
+         B.sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required username=\"mm2\";\n\
+         B.ssl.truststore.location = {}/absent/truststore.jks\n\
+         A->B.enabled = true\n",
+        std::env::temp_dir().display()
+    );
+    let e = error(&text);
+    assert_contains(
+        &e,
+        &[
+            "<config>:6: `B.sasl.jaas.config`",
+            "has no password",
+            "<config>:7: `B.ssl.truststore.location`",
+            "truststore.jks",
+            "No such file",
+        ],
+    );
+}
+
+#[test]
+fn unsupported_mechanisms_are_refused_at_load_naming_the_alternatives() {
+    for (mechanism, why) in [("AWS_MSK_IAM", "AWS MSK IAM"), ("GSSAPI", "Kerberos")] {
+        let e = error_with(&format!(
+            "A.security.protocol = SASL_SSL\nA.sasl.mechanism = {mechanism}\n\
+             A.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule required \
+             username=u password=p;"
+        ));
+        assert_contains(
+            &e,
+            &["`A.sasl.mechanism`", why, "SCRAM-SHA-512", "mutual TLS"],
+        );
+    }
+    let e = error_with(
+        "A.security.protocol = SASL_SSL\nA.sasl.mechanism = PLAIN\n\
+         A.sasl.jaas.config = org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
+    );
+    assert_contains(
+        &e,
+        &[
+            "`A.sasl.jaas.config`",
+            "does not match sasl.mechanism=PLAIN",
+        ],
+    );
+    let e = error_with(
+        "A.security.protocol = SASL_SSL\nA.sasl.mechanism = OAUTHBEARER\n\
+         A.sasl.login.callback.handler.class = software.amazon.msk.auth.iam.IAMOAuthBearerLoginCallbackHandler\n\
+         A.sasl.oauthbearer.token.endpoint.url = https://idp.example/token\n\
+         A.sasl.jaas.config = org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
+    );
+    assert_contains(
+        &e,
+        &[
+            "`A.sasl.login.callback.handler.class`",
+            "IAMOAuthBearerLoginCallbackHandler",
+        ],
+    );
+}
+
+#[test]
+fn oauthbearer_client_credentials_are_read_and_checked() {
+    let jaas = "A.security.protocol = SASL_SSL\nA.sasl.mechanism = OAUTHBEARER\n\
+         A.sasl.login.callback.handler.class = org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler\n\
+         A.sasl.jaas.config = org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required \
+         clientId=\"mm2\" clientSecret=\"s\" scope=\"kafka\";";
+    let e = error_with(jaas);
+    assert_contains(
+        &e,
+        &["`A.sasl.oauthbearer.token.endpoint.url`", "token endpoint"],
+    );
+    let c = load(&format!(
+        "{jaas}\nA.sasl.oauthbearer.token.endpoint.url = https://idp.example/oauth2/token"
+    ));
+    assert_eq!(c.clusters["A"].admin["sasl.mechanism"], "OAUTHBEARER");
+    let e = error_with(&format!(
+        "{}\nA.sasl.oauthbearer.token.endpoint.url = https://idp.example/t",
+        jaas.replace(" clientSecret=\"s\"", "")
+    ));
+    assert_contains(&e, &["`A.sasl.jaas.config`", "no clientSecret"]);
+}
+
+#[test]
+fn pkcs12_truststore_needs_its_password_and_the_right_one() {
+    let store = fixture("truststore.p12");
+    let base = format!(
+        "B.security.protocol = SSL\nB.ssl.truststore.location = {}\nA->B.enabled = true\n",
+        store.display()
+    );
+    let e = error_with(&base);
+    assert_contains(
+        &e,
+        &["`B.ssl.truststore.password`", "set ssl.truststore.password"],
+    );
+    let e = error_with(&format!("{base}B.ssl.truststore.password = wrong\n"));
+    assert_contains(
+        &e,
+        &[
+            "<config>:",
+            "`B.ssl.truststore.password`",
+            "check ssl.truststore.password",
+        ],
+    );
+    let c = load(&format!("{base}B.ssl.truststore.password = fixture-pass\n"));
+    assert!(c.flow("A", "B").is_some());
+}
+
+#[test]
+fn host_name_check_off_and_unused_sasl_settings_are_warned_about() {
+    let c = load(&format!(
+        "B.security.protocol = SSL\nB.ssl.truststore.location = {}\n\
+         B.ssl.endpoint.identification.algorithm =\n\
+         A.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule required username=u password=p;\n\
+         A->B.enabled = true",
+        fixture("ca.pem").display()
+    ));
+    let notes: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("B.ssl.endpoint.identification.algorithm")
+                && n.contains("not checked")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("A.sasl.jaas.config") && n.contains("security.protocol=PLAINTEXT")),
+        "{notes:?}"
+    );
 }
