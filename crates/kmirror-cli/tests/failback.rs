@@ -32,6 +32,59 @@ fn run_kmirror(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `kmirror status --json` for one flow: (exit code 0, the flow's state, its lag in records).
+fn status(config: &str, flow: &str) -> (bool, String, Option<i64>) {
+    let (ok, stdout, stderr) =
+        run_kmirror(&["status", "--config", config, "--flow", flow, "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("status --json ({e}): {stdout}\n{stderr}"));
+    let f = &json["flows"][0];
+    (
+        ok,
+        f["state"].as_str().unwrap_or_default().to_string(),
+        f["lag_records"].as_i64(),
+    )
+}
+
+/// Starts `kmirror` with `args` and kills it (`kill -9`) as soon as its output (stdout or stderr) shows a
+/// line starting with `marker`; returns what it printed.
+fn kill_when(args: &[&str], marker: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kmirror"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kmirror");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let outputs: [Box<dyn std::io::Read + Send>; 2] = [
+        Box::new(child.stdout.take().expect("stdout")),
+        Box::new(child.stderr.take().expect("stderr")),
+    ];
+    for out in outputs {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut printed = String::new();
+    for line in rx {
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.starts_with(marker) {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    printed
+}
+
 async fn wait_for(what: &str, mirror: &Mirror, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + WAIT;
     while !check() {
@@ -131,6 +184,11 @@ async fn failover_then_failback_rebuilds_the_old_primary_moves_the_group_back_an
     let report: serde_json::Value = serde_json::from_str(&stdout).expect("failover --json");
     assert_eq!(report["source_reachable"], false, "{stdout}");
     assert_eq!(report["fence"]["phase"], "failed-over", "{stdout}");
+    let (ok, state, _) = status(&config, &flow);
+    assert!(
+        !ok && state == "failed-over",
+        "status after the failover: {state}"
+    );
     produce(
         &b.bootstrap,
         &topic,
@@ -170,30 +228,23 @@ async fn failover_then_failback_rebuilds_the_old_primary_moves_the_group_back_an
     );
     assert!(!export.exists(), "a dry run writes nothing");
 
-    // kill -9 right after A was emptied: the next run must resume, not export or wipe again.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kmirror"))
-        .args(failback)
-        .arg("--yes")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start failback");
-    let out = child.stdout.take().expect("stdout");
-    let mut first_run = String::new();
-    for line in std::io::BufReader::new(out).lines() {
-        let line = line.expect("read failback output");
-        first_run.push_str(&line);
-        first_run.push('\n');
-        if line.starts_with("emptied") {
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    // kill -9 right after A was emptied, then again during the reverse copy: each run after that resumes,
+    // never exporting or wiping twice.
+    let yes = [&failback[..], &["--yes"]].concat();
+    let first_run = kill_when(&yes, "emptied");
     assert!(
         first_run.contains("emptied"),
         "the first run got as far as emptying A:\n{first_run}"
+    );
+    let (ok, state, _) = status(&config, &flow);
+    assert!(
+        !ok && state == "failing-back",
+        "status while failing back: {state}"
+    );
+    let second_run = kill_when(&yes, "[");
+    assert!(
+        second_run.contains("resuming an interrupted failback"),
+        "the second run resumed the copy:\n{second_run}"
     );
 
     let (ok, stdout, stderr) = run_kmirror(&[&failback[..], &["--yes"]].concat());
@@ -298,6 +349,11 @@ async fn failover_then_failback_rebuilds_the_old_primary_moves_the_group_back_an
     )
     .await;
     wait_for_records(&mirror, &b.bootstrap, &topic, 3_800, WAIT).await;
+    let (ok, state, lag) = status(&config, &flow);
+    assert!(
+        ok && state == "replicating" && lag == Some(0),
+        "status after re-protection: {state}, lag {lag:?}"
+    );
     compare(
         &read_all(&a.bootstrap, &topic).await,
         &read_all(&b.bootstrap, &topic).await,
