@@ -128,6 +128,8 @@ async fn identity_flow_copies_records_partitions_and_configs_in_every_codec() {
 
 /// S1/S6: topics created and partitions added on the source while kmirror runs are followed, and new records
 /// keep flowing; default naming prefixes the source alias.
+/// A fresh flow (its internal topics and remote topics created just now) and topics and partitions added while
+/// it runs are used once they exist, never mistaken for missing: no restart backoff, no error in the log.
 #[tokio::test(flavor = "multi_thread")]
 async fn new_topics_and_added_partitions_are_followed() {
     let (a, b) = (cluster("A"), cluster("B"));
@@ -185,6 +187,7 @@ async fn new_topics_and_added_partitions_are_followed() {
 
     wait_for_records(&mirror, &b.bootstrap, &format!("{src}.{second}"), 50, WAIT).await;
     wait_for_records(&mirror, &b.bootstrap, &remote_first, 180, WAIT).await;
+    assert_no_startup_race(&mirror.log_text());
     assert_same_records(&a.bootstrap, &first, &b.bootstrap, &remote_first).await;
     assert_same_records(
         &a.bootstrap,
@@ -193,6 +196,26 @@ async fn new_topics_and_added_partitions_are_followed() {
         &format!("{src}.{second}"),
     )
     .await;
+}
+
+/// Nothing kmirror created was taken for missing: no error, no restart, no "gone" topic.
+fn assert_no_startup_race(log: &str) {
+    let raced: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains("ERROR")
+                || l.contains("retrying in")
+                || l.contains("restarting in")
+                || l.contains("does not exist")
+                || l.contains("is gone from the target")
+                || l.contains("has no partitions")
+        })
+        .collect();
+    assert!(
+        raced.is_empty(),
+        "a topic kmirror created was used before it appeared:\n{}",
+        raced.join("\n")
+    );
 }
 
 /// S4: A->B and B->A with the default policy: each side gets the other's records under the prefixed name,
