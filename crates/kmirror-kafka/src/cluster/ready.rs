@@ -82,7 +82,10 @@ mod tests {
     fn ready_needs_every_partition_with_a_leader() {
         assert!(is_ready(&with_topic(&[1, 1]), "t", 2));
         assert!(!is_ready(&with_topic(&[1, -1]), "t", 2));
-        assert!(!is_ready(&with_topic(&[1]), "t", 2), "partition 1 not there yet");
+        assert!(
+            !is_ready(&with_topic(&[1]), "t", 2),
+            "partition 1 not there yet"
+        );
         assert!(!is_ready(&with_topic(&[1]), "other", 1));
         assert!(is_ready(&with_topic(&[1, 1, 1]), "t", 2));
     }

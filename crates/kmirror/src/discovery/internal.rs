@@ -136,7 +136,9 @@ pub(crate) async fn wait_until_usable(admin: &Admin, name: &str, partitions: i32
             topic = name,
             "topic created but not in the cluster's metadata after {NEW_TOPIC_WAIT:?}; using it anyway"
         ),
-        Err(e) => warn!(topic = name, error = %e, "cannot read the metadata of a topic just created"),
+        Err(e) => {
+            warn!(topic = name, error = %e, "cannot read the metadata of a topic just created")
+        }
     }
 }
 

@@ -779,7 +779,8 @@ impl TopicSync {
                         },
                     );
                     set.created.push(w.target.clone());
-                    created_now.push((w.target.clone(), created.partitions.max(request.partitions)));
+                    created_now
+                        .push((w.target.clone(), created.partitions.max(request.partitions)));
                     self.settle_min_insync(topic, &created, min_insync.as_deref(), set)
                         .await;
                 }
@@ -817,12 +818,19 @@ impl TopicSync {
         if topics.is_empty() {
             return;
         }
-        match self.target.client().wait_for_topics(topics, NEW_TOPIC_WAIT).await {
+        match self
+            .target
+            .client()
+            .wait_for_topics(topics, NEW_TOPIC_WAIT)
+            .await
+        {
             Ok(late) if late.is_empty() => {}
             Ok(late) => warn!(flow = %self.name, topics = ?late,
                 "remote topics created or grown but not in the target's metadata after {NEW_TOPIC_WAIT:?}; \
                  their partitions start once they are"),
-            Err(e) => debug!(flow = %self.name, error = %e, "reading the metadata of new remote topics"),
+            Err(e) => {
+                debug!(flow = %self.name, error = %e, "reading the metadata of new remote topics")
+            }
         }
     }
 

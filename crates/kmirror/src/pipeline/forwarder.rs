@@ -140,7 +140,12 @@ impl Forwarder {
                 let Some((bytes, pending)) = queued.pop_front() else {
                     break;
                 };
-                let send = self.ctx.producer.send(self.target.clone(), bytes);
+                // Small batches may be merged by the producer; each still gets its own exact ack.
+                let limit = usize::try_from(self.max_message_bytes).unwrap_or(0);
+                let send = self
+                    .ctx
+                    .producer
+                    .send_mergeable(self.target.clone(), bytes, limit);
                 inflight.push_back(Box::pin(async move { (send.await, pending) }));
             }
             if !accepting && inflight.is_empty() && queued.is_empty() {
