@@ -208,15 +208,17 @@ def backlog_main(args):
 
     results = []
     runs = []
+    if args.kmirror_before and args.only in (None, "kmirror"):
+        runs.append(("kmirror (before)", "KMbefore", args.kmirror_before))
     if args.only in (None, "kmirror"):
-        runs.append(("kmirror", "KM", None))
+        runs.append(("kmirror", "KM", str(ROOT / "target/release/kmirror")))
     if args.only in (None, "mm2"):
         runs += [("MirrorMaker 2, tasks.max=1", "MMone", 1), ("MirrorMaker 2, tasks.max=12", "MMtwelve", 12)]
-    for name, alias, tasks in runs:
+    for name, alias, how in runs:
         props = workdir / f"{alias}.properties"
-        props.write_text(mm2_properties(alias, tasks or 1))
-        if tasks is None:
-            cmd = [str(ROOT / "target/release/kmirror"), "run", "--config", str(props)]
+        props.write_text(mm2_properties(alias, how if isinstance(how, int) else 1))
+        if isinstance(how, str):
+            cmd = [how, "run", "--config", str(props)]
         else:
             cmd = [str(ROOT / "bench/mirror-maker"), str(props), "--clusters", "B"]
         print(f"running {name}", file=sys.stderr)

@@ -7,6 +7,7 @@ replicator copies). Startup: time from launching the replicator against an empty
 remote topics do not exist yet) to the first and the last record of a backlog seen on B."""
 import multiprocessing as mp
 import os
+import re
 import statistics
 import subprocess
 import time
@@ -64,7 +65,7 @@ def wait_startup(bootstrap, topic, expected, start, limit=600):
     return first, last
 
 
-def _consume(bootstrap, topic, ready, stop, out):
+def _consume(bootstrap, topic, ready, stop, expected, out):
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-latency", "enable.auto.commit": False,
                   "fetch.wait.max.ms": 50, "fetch.min.bytes": 1})
     c.assign([TopicPartition(topic, p, OFFSET_END) for p in range(PARTITIONS)])
@@ -73,10 +74,13 @@ def _consume(bootstrap, topic, ready, stop, out):
         c.poll(0.1)
     ready.set()
     lat = []
-    while not stop.is_set():
+    last_arrival = time.time()
+    # Until every record arrived, or (once the producer is done) nothing more came for 20 s.
+    while not (stop.is_set() and (len(lat) >= expected.value or time.time() - last_arrival > 20)):
         for m in c.consume(1000, 0.05):
             if m.error() is None:
-                lat.append(time.time() * 1000 - m.timestamp()[1])
+                last_arrival = time.time()
+                lat.append(last_arrival * 1000 - m.timestamp()[1])
     c.close()
     out.put(lat)
 
@@ -84,11 +88,12 @@ def _consume(bootstrap, topic, ready, stop, out):
 def steady(bootstrap_a, bootstrap_b, source_topic, target_topic, rate, linger_ms, seconds):
     """Latencies (ms) of `rate` records/s for `seconds`, and how many records were produced."""
     ready, stop, out = mp.Event(), mp.Event(), mp.Queue()
-    consumer = mp.Process(target=_consume, args=(bootstrap_b, target_topic, ready, stop, out))
+    n = int(rate * seconds)
+    expected = mp.Value("q", n)
+    consumer = mp.Process(target=_consume, args=(bootstrap_b, target_topic, ready, stop, expected, out))
     consumer.start()
     ready.wait(30)
     p = Producer({"bootstrap.servers": bootstrap_a, "linger.ms": linger_ms, "acks": "all"})
-    n = int(rate * seconds)
     t0 = time.perf_counter()
     for i in range(n):
         due = t0 + i / rate
@@ -98,15 +103,13 @@ def steady(bootstrap_a, bootstrap_b, source_topic, target_topic, rate, linger_ms
         p.produce(source_topic, VALUE, partition=i % PARTITIONS)
         p.poll(0)
     p.flush(60)
-    # Wait for the stragglers: until everything arrived or nothing more for a while.
-    grace = time.time() + 60
-    lat = None
-    time.sleep(1)
     stop.set()
+    lat = None
+    grace = time.time() + 300
     while lat is None and time.time() < grace:
         try:
             lat = out.get(timeout=5)
-        except Exception:
+        except Exception:  # still waiting for stragglers
             pass
     consumer.join(10)
     return lat or [], n
@@ -180,8 +183,8 @@ def run_replicator(name, alias, cmd, workdir, cases, backlog, tool, A, B, second
             except ProcessLookupError:
                 pass
         log.close()
-    log_text = (workdir / f"{alias}.log").read_text(errors="replace")
-    result["errors"] = sum(1 for line in log_text.splitlines() if " ERROR " in line)
+    log_text = re.sub(r"\x1b\[[0-9;]*m", "", (workdir / f"{alias}.log").read_text(errors="replace"))
+    result["errors"] = sum(1 for line in log_text.splitlines() if re.search(r"\bERROR\b", line))
     return result
 
 

@@ -418,5 +418,11 @@ impl Forwarder {
             0.0
         };
         m.lag_seconds.get_or_create(labels).set(seconds);
+        self.ctx.status.set_lag_seconds(
+            &self.ctx.flow,
+            &self.source.topic,
+            self.source.partition,
+            seconds,
+        );
     }
 }
