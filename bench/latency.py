@@ -86,13 +86,18 @@ def _consume(bootstrap, topic, ready, stop, expected, out):
 
 
 def steady(bootstrap_a, bootstrap_b, source_topic, target_topic, rate, linger_ms, seconds):
-    """Latencies (ms) of `rate` records/s for `seconds`, and how many records were produced."""
+    """Latencies (ms) of `rate` records/s for `seconds` on the target and, as the floor no replicator can beat on
+    this machine, on the source itself; and how many records were produced."""
     ready, stop, out = mp.Event(), mp.Event(), mp.Queue()
     n = int(rate * seconds)
     expected = mp.Value("q", n)
     consumer = mp.Process(target=_consume, args=(bootstrap_b, target_topic, ready, stop, expected, out))
     consumer.start()
+    ready_a, out_a = mp.Event(), mp.Queue()
+    floor = mp.Process(target=_consume, args=(bootstrap_a, source_topic, ready_a, stop, expected, out_a))
+    floor.start()
     ready.wait(30)
+    ready_a.wait(30)
     p = Producer({"bootstrap.servers": bootstrap_a, "linger.ms": linger_ms, "acks": "all"})
     t0 = time.perf_counter()
     for i in range(n):
@@ -112,7 +117,12 @@ def steady(bootstrap_a, bootstrap_b, source_topic, target_topic, rate, linger_ms
         except Exception:  # still waiting for stragglers
             pass
     consumer.join(10)
-    return lat or [], n
+    try:
+        source_lat = out_a.get(timeout=60)
+    except Exception:  # the floor is a reference only
+        source_lat = []
+    floor.join(10)
+    return lat or [], source_lat, n
 
 
 def summary(lat, produced):
@@ -167,10 +177,11 @@ def run_replicator(name, alias, cmd, workdir, cases, backlog, tool, A, B, second
                 continue
             time.sleep(2)
             cpu0, _ = proc_stats(proc.pid)
-            lat, produced = steady(A, B, t, remote, rate, linger, seconds)
+            lat, source_lat, produced = steady(A, B, t, remote, rate, linger, seconds)
             cpu1, _ = proc_stats(proc.pid)
             s = summary(lat, produced)
-            s.update(rate=rate, linger=linger, cpu_s=cpu1 - cpu0)
+            floor = summary(source_lat, produced)
+            s.update(rate=rate, linger=linger, cpu_s=cpu1 - cpu0, source_p50=floor["p50"], source_p99=floor["p99"])
             print(f"  {name}: {s}", flush=True)
             result["cases"].append(s)
     finally:
@@ -190,13 +201,15 @@ def run_replicator(name, alias, cmd, workdir, cases, backlog, tool, A, B, second
 
 def table(results):
     fmt = lambda v: "–" if v is None else f"{v:,.0f}"
-    lines = ["| replicator | producer | rate (rec/s) | p50 ms | p99 ms | max ms | received | replicator CPU s |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| replicator | producer | rate (rec/s) | p50 ms | p99 ms | max ms | received | replicator CPU s | "
+             "floor: same records read on A, p50 / p99 ms |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         for c in r["cases"]:
             kind = "one-record batches (linger.ms=0)" if c["linger"] == 0 else f"batched (linger.ms={c['linger']})"
             lines.append(f"| {r['name']} | {kind} | {c['rate']:,} | {fmt(c['p50'])} | {fmt(c['p99'])} | "
-                         f"{fmt(c['max'])} | {c['received']:,}/{c['produced']:,} | {c['cpu_s']:.1f} |")
+                         f"{fmt(c['max'])} | {c['received']:,}/{c['produced']:,} | {c['cpu_s']:.1f} | "
+                         f"{fmt(c.get('source_p50'))} / {fmt(c.get('source_p99'))} |")
     lines += ["", "| replicator | first record (s) | last record (s) | ERROR lines in its log |", "| --- | --- | --- | --- |"]
     f2 = lambda v: "–" if v is None else f"{v:.1f}"
     for r in results:
