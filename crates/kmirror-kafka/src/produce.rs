@@ -483,7 +483,8 @@ impl PartitionTask {
         let Some(key) = first.jobs.first().and_then(|j| j.merge) else {
             return;
         };
-        if first.dispatched || first.jobs.len() != 1 {
+        // Stamped means its sequence numbers are taken (a dispatch that failed before reaching a lane).
+        if first.dispatched || first.stamped.is_some() || first.jobs.len() != 1 {
             return;
         }
         let mut limit = key.limit;
@@ -495,6 +496,7 @@ impl PartitionTask {
             };
             let next_limit = limit.min(k.limit);
             if next.dispatched
+                || next.stamped.is_some()
                 || next.jobs.len() != 1
                 || !key.fits_with(&k)
                 || size + next.raw.len() > next_limit
