@@ -198,6 +198,54 @@ async fn new_topics_and_added_partitions_are_followed() {
     .await;
 }
 
+/// A fresh flow over many new topics: kmirror creates its internal topics and 300 remote topics (three
+/// CreateTopics requests) and starts every partition at once; each is used only once the brokers' metadata
+/// shows it. Before kmirror waited for that, partitions of this flow failed as "does not exist" and sat out a
+/// 10 s restart backoff.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_flow_over_many_new_topics_starts_without_errors_or_restarts() {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    const TOPICS: usize = 300;
+    let (a, b) = (cluster("A"), cluster("B"));
+    let prefix = unique_name("many");
+    let names: Vec<String> = (0..TOPICS).map(|i| format!("{prefix}-{i}")).collect();
+    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &a.bootstrap)
+        .create()
+        .expect("admin client");
+    let new: Vec<NewTopic> = names
+        .iter()
+        .map(|n| NewTopic::new(n, 1, TopicReplication::Fixed(1)))
+        .collect();
+    let created = admin
+        .create_topics(&new, &AdminOptions::new().operation_timeout(Some(WAIT)))
+        .await
+        .expect("create topics");
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+    let (first, last) = (&names[0], &names[TOPICS - 1]);
+    for topic in [first, last] {
+        produce(
+            &a.bootstrap,
+            topic,
+            &plain_records(3, 1, topic),
+            Compression::None,
+        )
+        .await;
+    }
+    let (src, dst) = (unique_name("src"), unique_name("dst"));
+    let props = mm2_properties(
+        &src,
+        &dst,
+        &format!("{src}->{dst}.enabled = true\n{src}->{dst}.topics = {prefix}-.*\n"),
+    );
+    let mirror = Mirror::start(&props);
+    for topic in [first, last] {
+        wait_for_records(&mirror, &b.bootstrap, &format!("{src}.{topic}"), 3, WAIT).await;
+    }
+    assert_no_startup_race(&mirror.log_text());
+}
+
 /// Nothing kmirror created was taken for missing: no error, no restart, no "gone" topic.
 fn assert_no_startup_race(log: &str) {
     let raced: Vec<&str> = log
