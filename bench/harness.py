@@ -64,12 +64,12 @@ def proc_stats(pid):
     return cpu, rss
 
 
-def mm2_properties(alias, tasks):
+def mm2_properties(alias, tasks, topics="bench"):
     return f"""clusters = {alias}, B
 {alias}.bootstrap.servers = {A}
 B.bootstrap.servers = {B}
 {alias}->B.enabled = true
-{alias}->B.topics = bench
+{alias}->B.topics = {topics}
 B->{alias}.enabled = false
 replication.factor = 1
 checkpoints.topic.replication.factor = 1
@@ -129,7 +129,64 @@ def main():
     ap.add_argument("--record-size", type=int, default=1024)
     ap.add_argument("--partitions", type=int, default=12)
     ap.add_argument("--only", choices=["kmirror", "mm2"])
+    ap.add_argument("--case", choices=["backlog", "latency", "all"], default="all",
+                    help="backlog copy, steady-rate latency and startup, or both")
+    ap.add_argument("--quick", action="store_true", help="small backlog, short latency runs: a few minutes")
+    ap.add_argument("--kmirror-before", help="another kmirror binary to run too (before/after a change)")
+    ap.add_argument("--latency-seconds", type=int, help="seconds per steady-rate case")
     args = ap.parse_args()
+    if args.quick:
+        args.records = min(args.records, 200_000)
+    results_md = []
+    if args.case in ("latency", "all"):
+        results_md += latency_main(args)
+    if args.case in ("backlog", "all"):
+        results_md += backlog_main(args)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = "\n".join([f"# Benchmark {now}", "", f"Command: `bench/run {' '.join(sys.argv[1:])}`", ""] + results_md)
+    out = ROOT / "bench/results" / (datetime.datetime.now().strftime("%Y%m%d-%H%M") + ".md")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(text + "\n")
+    print(text)
+    print(f"written to {out}", file=sys.stderr)
+
+
+def latency_main(args):
+    """Steady-rate latency and startup, each replicator on its own alias, one after the other."""
+    import latency
+    workdir = ROOT / "run/bench/work"
+    workdir.mkdir(parents=True, exist_ok=True)
+    if args.quick:
+        cases, seconds, backlog = [(2000, 0), (500, 20)], args.latency_seconds or 15, 200_000
+    else:
+        cases, seconds, backlog = [(500, 0), (2000, 0), (500, 20), (2000, 20)], args.latency_seconds or 30, 1_000_000
+    stamp = datetime.datetime.now().strftime("%H%M%S")
+    runs = []
+    if args.kmirror_before and args.only in (None, "kmirror"):
+        runs.append(("kmirror (before)", f"KB{stamp}", args.kmirror_before))
+    if args.only in (None, "kmirror"):
+        runs.append(("kmirror", f"KM{stamp}", str(ROOT / "target/release/kmirror")))
+    if args.only in (None, "mm2"):
+        runs.append(("MirrorMaker 2 (defaults, tasks.max=1)", f"MM{stamp}", None))
+    results = []
+    for name, alias, kmirror in runs:
+        props = workdir / f"{alias}.properties"
+        props.write_text(mm2_properties(alias, 1, f"lat-{alias.lower()}-.*"))
+        if kmirror:
+            full = [kmirror, "run", "--config", str(props)]
+        else:
+            full = [str(ROOT / "bench/mirror-maker"), str(props), "--clusters", "B"]
+        print(f"latency: running {name}", file=sys.stderr)
+        results.append(latency.run_replicator(name, alias, full, workdir, cases, backlog, tool, A, B, seconds,
+                                              proc_stats))
+    return ["## Steady-rate latency and startup", "",
+            f"{len(latency.VALUE)} B records, {latency.PARTITIONS} partitions, {seconds} s per case; latency = arrival at "
+            "an independent librdkafka consumer on B minus the record's create time. Startup: from launching the "
+            f"replicator on an empty target to the first and last record of a {backlog:,}-record backlog on B.", ""] + \
+        latency.table(results) + [""]
+
+
+def backlog_main(args):
     workdir = ROOT / "run/bench/work"
     workdir.mkdir(parents=True, exist_ok=True)
     n, size, parts = args.records, args.record_size, args.partitions
@@ -151,15 +208,17 @@ def main():
 
     results = []
     runs = []
+    if args.kmirror_before and args.only in (None, "kmirror"):
+        runs.append(("kmirror (before)", "KMbefore", args.kmirror_before))
     if args.only in (None, "kmirror"):
-        runs.append(("kmirror", "KM", None))
+        runs.append(("kmirror", "KM", str(ROOT / "target/release/kmirror")))
     if args.only in (None, "mm2"):
         runs += [("MirrorMaker 2, tasks.max=1", "MMone", 1), ("MirrorMaker 2, tasks.max=12", "MMtwelve", 12)]
-    for name, alias, tasks in runs:
+    for name, alias, how in runs:
         props = workdir / f"{alias}.properties"
-        props.write_text(mm2_properties(alias, tasks or 1))
-        if tasks is None:
-            cmd = [str(ROOT / "target/release/kmirror"), "run", "--config", str(props)]
+        props.write_text(mm2_properties(alias, how if isinstance(how, int) else 1))
+        if isinstance(how, str):
+            cmd = [how, "run", "--config", str(props)]
         else:
             cmd = [str(ROOT / "bench/mirror-maker"), str(props), "--clusters", "B"]
         print(f"running {name}", file=sys.stderr)
@@ -167,8 +226,7 @@ def main():
         print(r, file=sys.stderr)
         results.append(r)
 
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"# Benchmark {now}", "",
+    lines = ["## Backlog copy", "",
              f"Backlog: {n:,} records of {size} B (lz4), {parts} partitions, {gb:.2f} GB uncompressed; "
              f"single-node local clusters on one 2-core machine.", "",
              f"Ceiling (Kafka ProducerPerformance into B): `{ceiling}`", "",
@@ -180,11 +238,7 @@ def main():
                      f"{r['cpu_s']:.1f} | {r['cpu_s'] / gb:.1f} | {r['rss_mb']} |")
     lines += ["", "copy time runs from the first record seen on B to the last; MB/s counts uncompressed record "
               "bytes; CPU and RSS are the replicator process's own (from /proc)."]
-    out = ROOT / "bench/results" / (datetime.datetime.now().strftime("%Y%m%d-%H%M") + ".md")
-    out.parent.mkdir(exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    print(f"written to {out}", file=sys.stderr)
+    return lines + [""]
 
 
 if __name__ == "__main__":

@@ -18,10 +18,14 @@
 //!
 //! # How
 //!
-//! One task per partition owns its queue. Up to [`MAX_IN_FLIGHT`] batches are in flight, each in its own
-//! Produce request (the broker takes one batch per partition per request) on the leader's pipelined
-//! connection, stamped with our producer id, epoch and consecutive sequence numbers. Responses are
-//! handled in order. On the first failure the window is drained and then:
+//! One task per partition owns its queue. Up to [`MAX_IN_FLIGHT`] batches are in flight, stamped with our
+//! producer id, epoch and consecutive sequence numbers. They go to the leader's *lane* (see `lane`), which
+//! puts the batches of many partitions into one Produce request (one batch per partition, the broker's
+//! rule) and keeps a few requests outstanding on the leader's pipelined connection. A partition hands the
+//! lane one batch at a time: while it waits to be sent, small batches sent after it (see
+//! [`Producer::send_mergeable`]) are merged into one batch (see `merge`); each part is still acknowledged
+//! with its own exact offsets. Responses are handled in order. On the first failure the window is drained
+//! and then:
 //! - retriable errors (leader moved, broker down, timeouts, not enough replicas): after a jittered
 //!   backoff, the unacknowledged batches are sent again with *identical bytes*; the broker recognises
 //!   any it already has (same producer, epoch and sequence) and answers with their original offsets;
@@ -42,6 +46,9 @@
 //! Epochs are per partition: the broker checks producer epochs and sequences per partition, so a bump
 //! on one partition does not disturb the others.
 
+mod lane;
+mod merge;
+
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
@@ -51,9 +58,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use futures_util::future::join_all;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProducerId, TopicName};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::{InitProducerIdRequest, ProducerId};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::batch::{BatchHeader, ProducerStamp, stamp_for_produce};
@@ -82,15 +87,32 @@ struct Job {
     count: i32,
     reply: Reply,
     created: Instant,
+    /// Set when this batch may be merged with its neighbours.
+    merge: Option<merge::MergeKey>,
 }
 
-/// The producer identity every partition starts from, and the way to get new ones.
+/// The producer identity every partition starts from, the way to get new ones, and the lanes to brokers.
 struct Identity {
     client: Client,
     base: Mutex<(i64, i16)>,
+    lanes: Mutex<HashMap<i32, mpsc::UnboundedSender<lane::Outgoing>>>,
 }
 
 impl Identity {
+    /// The lane to broker `node`, started on first use.
+    fn lane(&self, node: i32) -> mpsc::UnboundedSender<lane::Outgoing> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        lanes
+            .entry(node)
+            .and_modify(|tx| {
+                if tx.is_closed() {
+                    *tx = lane::spawn(self.client.clone(), node);
+                }
+            })
+            .or_insert_with(|| lane::spawn(self.client.clone(), node))
+            .clone()
+    }
+
     async fn init_producer_id(client: &Client) -> Result<(i64, i16), Error> {
         client
             .with_retries("InitProducerId", || async {
@@ -137,6 +159,7 @@ impl Client {
             identity: Arc::new(Identity {
                 client: self.clone(),
                 base: Mutex::new(base),
+                lanes: Mutex::new(HashMap::new()),
             }),
             partitions: Arc::new(Mutex::new(HashMap::new())),
         })
@@ -157,7 +180,21 @@ impl Producer {
         tp: TopicPartition,
         batch: Bytes,
     ) -> impl Future<Output = Result<ProduceAck, Error>> + Send + 'static {
-        let queued = self.enqueue(tp.clone(), batch);
+        self.send_mergeable(tp, batch, 0)
+    }
+
+    /// [`Producer::send`], and a small batch may be merged with small batches of the same partition sent
+    /// right before or after it into one batch of at most `max_merged_bytes` (the target topic's
+    /// `max.message.bytes`; 0 never merges). The ack is this batch's own: its records sit at
+    /// `base_offset..base_offset+count` in its order, whether merged or not; a merged batch is written or
+    /// fails as a whole.
+    pub fn send_mergeable(
+        &self,
+        tp: TopicPartition,
+        batch: Bytes,
+        max_merged_bytes: usize,
+    ) -> impl Future<Output = Result<ProduceAck, Error>> + Send + 'static {
+        let queued = self.enqueue(tp.clone(), batch, max_merged_bytes);
         async move {
             let rx = queued?;
             rx.await.unwrap_or(Err(Error::ProducerClosed { tp }))
@@ -168,6 +205,7 @@ impl Producer {
         &self,
         tp: TopicPartition,
         batch: Bytes,
+        max_merged_bytes: usize,
     ) -> Result<oneshot::Receiver<Result<ProduceAck, Error>>, Error> {
         let invalid = |source| Error::InvalidBatch {
             tp: tp.clone(),
@@ -187,6 +225,7 @@ impl Producer {
         }
         let (reply, rx) = oneshot::channel();
         let job = Job {
+            merge: merge::MergeKey::of(&header, batch.len(), max_merged_bytes),
             raw: batch,
             count: header.record_count,
             reply,
@@ -223,11 +262,55 @@ struct Stamped {
     sequence: i32,
 }
 
+/// One batch as produced: one job's, or several small jobs' merged.
 struct Entry {
-    job: Job,
+    /// The jobs it carries, in order; job `i` starts `sum(count of jobs before i)` records in.
+    jobs: Vec<Job>,
+    /// The unstamped batch: the job's own bytes, or the merged batch.
+    raw: Bytes,
+    count: i32,
     stamped: Option<Stamped>,
     /// Some attempt may have reached the log (its outcome was never learned, or it succeeded).
     maybe_written: bool,
+    /// Handed to a lane at least once: its bytes are fixed from then on.
+    dispatched: bool,
+}
+
+impl Entry {
+    fn new(job: Job) -> Self {
+        Self {
+            raw: job.raw.clone(),
+            count: job.count,
+            jobs: vec![job],
+            stamped: None,
+            maybe_written: false,
+            dispatched: false,
+        }
+    }
+
+    fn created(&self) -> Instant {
+        self.jobs.first().map_or_else(Instant::now, |j| j.created)
+    }
+
+    /// Answers every job: the batch landed at `base_offset`.
+    fn acknowledge(self, base_offset: i64, log_append_time: i64) {
+        let mut at = base_offset;
+        for job in self.jobs {
+            let _ = job.reply.send(Ok(ProduceAck {
+                base_offset: at,
+                record_count: job.count,
+                log_append_time,
+            }));
+            at += i64::from(job.count);
+        }
+    }
+
+    /// Fails every job with `err`: a batch fails as a whole.
+    fn fail(self, err: Error) {
+        for job in self.jobs {
+            let _ = job.reply.send(Err(err.clone()));
+        }
+    }
 }
 
 type InFlight = Pin<Box<dyn Future<Output = Result<ProduceAck, Error>> + Send>>;
@@ -236,11 +319,16 @@ enum Event {
     Response(Result<ProduceAck, Error>),
     Job(Option<Job>),
     RetryDue,
+    Sent,
 }
 
 struct PartitionTask {
     tp: TopicPartition,
     client: Client,
+    identity: Arc<Identity>,
+    /// The batch handed to the lane and not yet put into a request: the next waits for it (and meanwhile
+    /// small batches queue up to be merged).
+    unsent: Option<oneshot::Receiver<()>>,
     producer_id: i64,
     epoch: i16,
     next_sequence: i32,
@@ -273,6 +361,8 @@ impl PartitionTask {
         Self {
             tp,
             client: identity.client.clone(),
+            identity,
+            unsent: None,
             producer_id,
             epoch,
             next_sequence: 0,
@@ -298,6 +388,7 @@ impl PartitionTask {
             let inflight = &mut self.inflight;
             let rx = &mut self.rx;
             let rx_closed = self.rx_closed;
+            let unsent = &mut self.unsent;
             let event = tokio::select! {
                 biased;
                 r = async {
@@ -306,6 +397,14 @@ impl PartitionTask {
                         None => std::future::pending().await,
                     }
                 } => Event::Response(r),
+                _ = async {
+                    match unsent.as_mut() {
+                        Some(sent) => {
+                            let _ = sent.await;
+                        }
+                        None => std::future::pending().await,
+                    }
+                } => Event::Sent,
                 j = rx.recv(), if !rx_closed => Event::Job(j),
                 _ = async {
                     match retry_at {
@@ -319,13 +418,16 @@ impl PartitionTask {
                     self.inflight.pop_front();
                     self.on_response(r).await;
                 }
-                Event::Job(Some(job)) => self.queue.push_back(Entry {
-                    job,
-                    stamped: None,
-                    maybe_written: false,
-                }),
+                Event::Job(Some(job)) => {
+                    self.queue.push_back(Entry::new(job));
+                    // Take whatever else is waiting now, so it can be merged before the next dispatch.
+                    while let Ok(job) = self.rx.try_recv() {
+                        self.queue.push_back(Entry::new(job));
+                    }
+                }
                 Event::Job(None) => self.rx_closed = true,
                 Event::RetryDue => self.retry_at = None,
+                Event::Sent => self.unsent = None,
             }
         }
     }
@@ -351,10 +453,17 @@ impl PartitionTask {
                 }
             }
         }
-        while self.inflight.len() < MAX_IN_FLIGHT && self.inflight.len() < self.queue.len() {
+        while self.inflight.len() < MAX_IN_FLIGHT
+            && self.inflight.len() < self.queue.len()
+            && self.unsent.is_none()
+        {
             let idx = self.inflight.len();
+            self.merge_from(idx);
             match self.dispatch(idx).await {
-                Ok(f) => self.inflight.push_back(f),
+                Ok((f, sent)) => {
+                    self.inflight.push_back(f);
+                    self.unsent = Some(sent);
+                }
                 Err(e) => {
                     if idx == 0 {
                         self.handle_failure(e).await;
@@ -366,13 +475,63 @@ impl PartitionTask {
         }
     }
 
+    /// Merges the small, never-sent batches after entry `idx` into it (when `idx` was never sent either).
+    fn merge_from(&mut self, idx: usize) {
+        let Some(first) = self.queue.get(idx) else {
+            return;
+        };
+        let Some(key) = first.jobs.first().and_then(|j| j.merge) else {
+            return;
+        };
+        // Stamped means its sequence numbers are taken (a dispatch that failed before reaching a lane).
+        if first.dispatched || first.stamped.is_some() || first.jobs.len() != 1 {
+            return;
+        }
+        let mut limit = key.limit;
+        let mut size = first.raw.len();
+        let mut end = idx + 1;
+        while let Some(next) = self.queue.get(end) {
+            let Some(k) = next.jobs.first().and_then(|j| j.merge) else {
+                break;
+            };
+            let next_limit = limit.min(k.limit);
+            if next.dispatched
+                || next.stamped.is_some()
+                || next.jobs.len() != 1
+                || !key.fits_with(&k)
+                || size + next.raw.len() > next_limit
+            {
+                break;
+            }
+            limit = next_limit;
+            size += next.raw.len();
+            end += 1;
+        }
+        if end == idx + 1 {
+            return;
+        }
+        let parts: Vec<&Bytes> = self.queue.range(idx..end).map(|e| &e.raw).collect();
+        let Some(merged) = merge::merge(&parts, key.codec(), limit) else {
+            return;
+        };
+        let absorbed: Vec<Entry> = self.queue.drain(idx + 1..end).collect();
+        let Some(entry) = self.queue.get_mut(idx) else {
+            return;
+        };
+        for e in absorbed {
+            entry.count += e.count;
+            entry.jobs.extend(e.jobs);
+        }
+        entry.raw = merged;
+    }
+
     fn stamp(&mut self, idx: usize) -> Result<(), Error> {
         let (pid, epoch, seq) = (self.producer_id, self.epoch, self.next_sequence);
         let entry = &mut self.queue[idx];
         if entry.stamped.is_some() {
             return Ok(());
         }
-        let mut buf = BytesMut::from(&entry.job.raw[..]);
+        let mut buf = BytesMut::from(&entry.raw[..]);
         stamp_for_produce(
             &mut buf,
             ProducerStamp {
@@ -391,89 +550,59 @@ impl PartitionTask {
             epoch,
             sequence: seq,
         });
-        self.next_sequence = add_sequence(seq, entry.job.count);
+        self.next_sequence = add_sequence(seq, entry.count);
         Ok(())
     }
 
-    /// Queues the Produce request for entry `idx` on the leader's connection and returns its answer.
-    async fn dispatch(&mut self, idx: usize) -> Result<InFlight, Error> {
+    /// Hands entry `idx` to its leader's lane; returns its answer and the signal that it was put into a
+    /// request.
+    async fn dispatch(&mut self, idx: usize) -> Result<(InFlight, oneshot::Receiver<()>), Error> {
         self.stamp(idx)?;
         let client = &self.client;
         // After NOT_LEADER_OR_FOLLOWER and the like, find the new leader before sending again.
         client.refresh_if_stale().await?;
         let (leader, _) = client.leader_of(&self.tp).await?;
-        let conn = client.broker_conn(leader).await?;
-        let version = conn.version::<ProduceRequest>()?;
-        let mut topic = TopicProduceData::default();
-        if version >= 13 {
-            topic.topic_id = client
-                .cached_metadata()
-                .topics
-                .get(&self.tp.topic)
-                .map(|t| t.topic_id)
-                .unwrap_or_default();
-        } else {
-            topic.name = TopicName(StrBytes::from_string(self.tp.topic.clone()));
-        }
-        let Some(stamped) = &self.queue[idx].stamped else {
+        let Some(entry) = self.queue.get_mut(idx) else {
             return Err(Error::ProducerClosed {
                 tp: self.tp.clone(),
             });
         };
-        topic.partition_data = vec![
-            PartitionProduceData::default()
-                .with_index(self.tp.partition)
-                .with_records(Some(stamped.bytes.clone())),
-        ];
-        let timeout = client.config().request_timeout;
-        let req = ProduceRequest::default()
-            .with_transactional_id(None)
-            .with_acks(-1)
-            .with_timeout_ms(timeout.as_millis().min(i32::MAX as u128) as i32)
-            .with_topic_data(vec![topic]);
-        conn.wait_throttle().await;
-        let pending = conn.enqueue(&req, version, timeout + Duration::from_secs(5))?;
-        let tp = self.tp.clone();
-        let broker = conn.broker().to_string();
-        Ok(Box::pin(async move {
-            let resp = pending.await?;
-            let part = resp
-                .responses
-                .iter()
-                .flat_map(|t| t.partition_responses.iter())
-                .find(|p| p.index == tp.partition)
-                .ok_or_else(|| Error::Protocol {
-                    broker: broker.clone(),
-                    api: "Produce",
-                    message: format!("no answer for {tp}"),
-                })?;
-            match ResponseError::try_from_code(part.error_code) {
-                None | Some(ResponseError::DuplicateSequenceNumber) => Ok(ProduceAck {
-                    base_offset: part.base_offset,
-                    record_count: 0,
-                    log_append_time: part.log_append_time_ms,
-                }),
-                Some(code) => {
-                    let mut message: Vec<String> =
-                        part.error_message.iter().map(|m| m.to_string()).collect();
-                    message.extend(part.record_errors.iter().filter_map(|r| {
-                        r.batch_index_error_message.as_ref().map(|m| m.to_string())
-                    }));
-                    Err(Error::Kafka {
-                        code,
-                        context: format!("produce to {tp} at broker {broker}"),
-                        message: (!message.is_empty()).then(|| message.join("; ")),
-                    })
-                }
-            }
-        }))
+        let Some(stamped) = &entry.stamped else {
+            return Err(Error::ProducerClosed {
+                tp: self.tp.clone(),
+            });
+        };
+        entry.dispatched = true;
+        let (sent, sent_rx) = oneshot::channel();
+        let (reply, reply_rx) = oneshot::channel();
+        let outgoing = lane::Outgoing {
+            tp: self.tp.clone(),
+            bytes: stamped.bytes.clone(),
+            sent,
+            reply,
+        };
+        if self.identity.lane(leader).send(outgoing).is_err() {
+            return Err(Error::ProducerClosed {
+                tp: self.tp.clone(),
+            });
+        }
+        let broker = format!("node {leader}");
+        Ok((
+            Box::pin(async move {
+                // The lane ended without answering: the request may have gone out.
+                reply_rx.await.unwrap_or(Err(Error::Disconnected {
+                    broker,
+                    in_flight: true,
+                }))
+            }),
+            sent_rx,
+        ))
     }
 
-    fn ack_front(&mut self, mut ack: ProduceAck) {
+    fn ack_front(&mut self, ack: ProduceAck) {
         if let Some(entry) = self.queue.pop_front() {
-            ack.record_count = entry.job.count;
-            self.acked_end = Some(ack.base_offset + entry.job.count as i64);
-            let _ = entry.job.reply.send(Ok(ack));
+            self.acked_end = Some(ack.base_offset + i64::from(entry.count));
+            entry.acknowledge(ack.base_offset, ack.log_append_time);
         }
         self.attempts = 0;
         self.resets = 0;
@@ -532,7 +661,7 @@ impl PartitionTask {
             return;
         };
         let delivery_timeout = self.client.config().delivery_timeout;
-        if front.job.created.elapsed() >= delivery_timeout {
+        if front.created().elapsed() >= delivery_timeout {
             let maybe_written = front.maybe_written;
             let expired = Error::DeliveryTimeout {
                 tp: self.tp.clone(),
@@ -584,14 +713,15 @@ impl PartitionTask {
     fn fail_all(&mut self, err: Error) {
         let cause = err.to_string();
         if let Some(front) = self.queue.pop_front() {
-            let _ = front.job.reply.send(Err(err));
+            front.fail(err);
         }
         for e in self.queue.drain(..) {
-            let _ = e.job.reply.send(Err(Error::ProduceCancelled {
+            let cancelled = Error::ProduceCancelled {
                 tp: self.tp.clone(),
                 cause: cause.clone(),
                 maybe_written: e.maybe_written,
-            }));
+            };
+            e.fail(cancelled);
         }
         while let Ok(job) = self.rx.try_recv() {
             let _ = job.reply.send(Err(Error::ProduceCancelled {
@@ -616,10 +746,10 @@ impl PartitionTask {
             if self.queue[i].stamped.is_none() {
                 break;
             }
-            let answer = self.dispatch(i).await?.await;
+            let answer = self.dispatch(i).await?.0.await;
             match answer {
                 Ok(ack) => {
-                    let counts: i64 = self.queue.iter().take(i).map(|e| e.job.count as i64).sum();
+                    let counts: i64 = self.queue.iter().take(i).map(|e| i64::from(e.count)).sum();
                     let lower = self.acked_end.unwrap_or(ack.base_offset - counts).max(0);
                     let wanted: Vec<Option<(i64, i16, i32)>> = self
                         .queue
@@ -641,22 +771,17 @@ impl PartitionTask {
                         let Some(entry) = self.queue.pop_front() else {
                             break;
                         };
-                        let reply = match offset {
+                        match offset {
                             Some(base_offset) => {
-                                self.acked_end = Some(base_offset + entry.job.count as i64);
-                                Ok(ProduceAck {
-                                    base_offset,
-                                    record_count: entry.job.count,
-                                    log_append_time: -1,
-                                })
+                                self.acked_end = Some(base_offset + i64::from(entry.count));
+                                entry.acknowledge(base_offset, -1);
                             }
-                            None => Err(Error::ProduceCancelled {
+                            None => entry.fail(Error::ProduceCancelled {
                                 tp: self.tp.clone(),
                                 cause: "the batch was written but its offset could not be found in the log".into(),
                                 maybe_written: true,
                             }),
-                        };
-                        let _ = entry.job.reply.send(reply);
+                        }
                     }
                     self.ack_front(ack);
                     return Ok(true);

@@ -3,6 +3,7 @@
 
 mod metadata;
 mod pool;
+mod ready;
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;

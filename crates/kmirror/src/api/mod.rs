@@ -72,10 +72,16 @@ async fn page(State(s): State<ApiState>) -> Html<String> {
          padding:4px 8px;text-align:right}td:first-child,td:nth-child(2){text-align:left}.failed{background:#fdd}\
          </style><h1>kmirror</h1>",
     );
+    let behind: Vec<String> = snap
+        .flow_lag
+        .iter()
+        .map(|l| format!("{} {:.1} s", escape(&l.flow), l.lag_seconds))
+        .collect();
     html.push_str(&format!(
-        "<p>flows: {} &middot; total lag: {} records</p>",
+        "<p>flows: {} &middot; total lag: {} records &middot; behind the source by: {}</p>",
         escape(&snap.flows.join(", ")),
-        snap.total_lag_records
+        snap.total_lag_records,
+        behind.join(", ")
     ));
     if !snap.problems.is_empty() {
         html.push_str("<h2>Problems</h2><ul>");

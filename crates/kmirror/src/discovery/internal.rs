@@ -2,6 +2,8 @@
 //! later MM2 deployment find what they expect: heartbeats, `<src>.checkpoints.internal` and the offset-syncs
 //! topic with 1 compacted partition, `mm2-offsets.<src>.internal` with 25.
 
+use std::time::Duration;
+
 use kafka_protocol::error::ResponseError;
 use kmirror_kafka::admin::{Admin, NewTopic};
 use tracing::{info, warn};
@@ -14,6 +16,9 @@ pub const SINGLE_PARTITION: i32 = 1;
 pub const CONNECT_OFFSETS_PARTITIONS: i32 = 25;
 /// The replication factor used when none is configured, capped by the broker count.
 pub const DEFAULT_INTERNAL_RF: i32 = 3;
+/// How long a topic kmirror just created may take to appear in the brokers' metadata before it is used
+/// anyway (using it then fails and is retried like any other write).
+pub const NEW_TOPIC_WAIT: Duration = Duration::from_secs(15);
 
 /// How an internal topic came to be there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,12 +83,17 @@ pub async fn ensure_internal_topic(
                 compacted,
                 "created internal topic"
             );
+            wait_until_usable(admin, name, created.partitions.max(partitions)).await;
             Ok(InternalTopicState::Created {
                 replication_factor: created.replication_factor,
             })
         }
         Err(e) => match classify_create_error(&e) {
-            CreateRefusal::Exists => Ok(InternalTopicState::Existed),
+            CreateRefusal::Exists => {
+                // Created a moment ago by someone else (another flow of this source, a restarted kmirror).
+                wait_until_usable(admin, name, partitions).await;
+                Ok(InternalTopicState::Existed)
+            }
             CreateRefusal::AssumeExists => {
                 warn!(
                     topic = name,
@@ -109,6 +119,26 @@ pub async fn ensure_internal_topic(
                 Err(fail(e, remedy))
             }
         },
+    }
+}
+
+/// A topic created a moment ago is not yet in every broker's metadata: wait for it (and a leader for each
+/// partition) so its first use does not take it for missing. Not ready in time is only logged; the first
+/// write then fails and is retried.
+pub(crate) async fn wait_until_usable(admin: &Admin, name: &str, partitions: i32) {
+    match admin
+        .client()
+        .wait_for_topics(&[(name.to_string(), partitions)], NEW_TOPIC_WAIT)
+        .await
+    {
+        Ok(late) if late.is_empty() => {}
+        Ok(_) => warn!(
+            topic = name,
+            "topic created but not in the cluster's metadata after {NEW_TOPIC_WAIT:?}; using it anyway"
+        ),
+        Err(e) => {
+            warn!(topic = name, error = %e, "cannot read the metadata of a topic just created")
+        }
     }
 }
 

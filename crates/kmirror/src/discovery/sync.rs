@@ -25,6 +25,7 @@ use super::configs::{
     MAX_MESSAGE_BYTES, MIN_INSYNC_REPLICAS, desired_target_configs, effective_i64, plan_config_sync,
 };
 use super::error::{DiscoveryError, ProblemKind, TopicProblem, remedy};
+use super::internal::NEW_TOPIC_WAIT;
 use super::plan::{
     PartitionAction, clamp_min_insync, partition_action, plan_replication_factor,
     replication_factor_of,
@@ -625,10 +626,12 @@ impl TopicSync {
             Ok(r) => r.into_iter().map(|(_, r)| r).collect::<Vec<_>>(),
             Err(e) => grow.iter().map(|_| Err(e.clone())).collect(),
         };
+        let mut grown_now = Vec::new();
         for ((topic, from, to), result) in grow.iter().zip(results) {
             let target = wanted[topic].target.clone();
             match result {
                 Ok(()) => {
+                    grown_now.push((target.clone(), *to));
                     info!(flow = %self.name, target_topic = %target, from, to,
                           "added partitions to the remote topic to follow its source");
                     if let Some(k) = self.known.get_mut(topic) {
@@ -664,6 +667,7 @@ impl TopicSync {
                 }
             }
         }
+        self.wait_until_usable(&grown_now).await;
     }
 
     /// Creates missing remote topics; returns those whose effective configs the broker did not report.
@@ -749,6 +753,7 @@ impl TopicSync {
             }
         }
         let mut describe_later = Vec::new();
+        let mut created_now = Vec::new();
         for (((topic, min_insync), request), result) in
             creating.iter().zip(&new_topics).zip(results)
         {
@@ -774,6 +779,8 @@ impl TopicSync {
                         },
                     );
                     set.created.push(w.target.clone());
+                    created_now
+                        .push((w.target.clone(), created.partitions.max(request.partitions)));
                     self.settle_min_insync(topic, &created, min_insync.as_deref(), set)
                         .await;
                 }
@@ -801,7 +808,30 @@ impl TopicSync {
                 }
             }
         }
+        self.wait_until_usable(&created_now).await;
         describe_later
+    }
+
+    /// Waits (briefly) until topics just created or grown are in the target's metadata with a leader for every
+    /// partition, so the partitions started right after find them instead of failing as unknown.
+    async fn wait_until_usable(&self, topics: &[(String, i32)]) {
+        if topics.is_empty() {
+            return;
+        }
+        match self
+            .target
+            .client()
+            .wait_for_topics(topics, NEW_TOPIC_WAIT)
+            .await
+        {
+            Ok(late) if late.is_empty() => {}
+            Ok(late) => warn!(flow = %self.name, topics = ?late,
+                "remote topics created or grown but not in the target's metadata after {NEW_TOPIC_WAIT:?}; \
+                 their partitions start once they are"),
+            Err(e) => {
+                debug!(flow = %self.name, error = %e, "reading the metadata of new remote topics")
+            }
+        }
     }
 
     /// Makes the new topic's effective `min.insync.replicas` what the source decides: it was not in the

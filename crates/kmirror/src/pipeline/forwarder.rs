@@ -162,7 +162,12 @@ impl Forwarder {
                 let Some((bytes, pending)) = queued.pop_front() else {
                     break;
                 };
-                let send = self.ctx.producer.send(self.target.clone(), bytes);
+                // Small batches may be merged by the producer; each still gets its own exact ack.
+                let limit = usize::try_from(self.max_message_bytes).unwrap_or(0);
+                let send = self
+                    .ctx
+                    .producer
+                    .send_mergeable(self.target.clone(), bytes, limit);
                 inflight.push_back(Box::pin(async move { (send.await, pending) }));
             }
             if !accepting && inflight.is_empty() && queued.is_empty() {
@@ -507,5 +512,11 @@ impl Forwarder {
             0.0
         };
         m.lag_seconds.get_or_create(labels).set(seconds);
+        self.ctx.status.set_lag_seconds(
+            &self.ctx.flow,
+            &self.source.topic,
+            self.source.partition,
+            seconds,
+        );
     }
 }

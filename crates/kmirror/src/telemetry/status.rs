@@ -69,6 +69,16 @@ pub struct StatusSnapshot {
     pub partitions: Vec<PartitionStatus>,
     pub problems: Vec<Problem>,
     pub total_lag_records: i64,
+    /// End-to-end lag per flow: what a failover right now would miss.
+    pub flow_lag: Vec<FlowLag>,
+}
+
+/// How far a flow's target is behind its source, in time: the largest of its partitions' lags, each the age
+/// of the newest copied record while the source holds more (0 when caught up).
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowLag {
+    pub flow: String,
+    pub lag_seconds: f64,
 }
 
 #[derive(Debug, Default)]
@@ -78,6 +88,8 @@ struct Inner {
     problems: BTreeMap<(String, String), Problem>,
     /// Copy rate per (flow, source topic).
     rates: BTreeMap<(String, String), Rate>,
+    /// Lag in seconds per (flow, source topic, partition).
+    lag_seconds: BTreeMap<(String, String, i32), f64>,
 }
 
 /// A smoothed records-per-second rate, from the copied count sampled about once a second.
@@ -158,6 +170,16 @@ impl StatusBoard {
             i.partitions
                 .retain(|(f, t, _), _| !(f == flow && t == topic));
             i.rates.remove(&(flow.to_string(), topic.to_string()));
+            i.lag_seconds
+                .retain(|(f, t, _), _| !(f == flow && t == topic));
+        });
+    }
+
+    /// A partition's lag in seconds (see [`FlowLag`]).
+    pub fn set_lag_seconds(&self, flow: &str, topic: &str, partition: i32, seconds: f64) {
+        self.with(|i| {
+            i.lag_seconds
+                .insert((flow.to_string(), topic.to_string(), partition), seconds);
         });
     }
 
@@ -229,11 +251,26 @@ impl StatusBoard {
                 flows: i.flows.clone(),
                 topics: topic_statuses(&partitions, &i.rates),
                 total_lag_records: partitions.iter().map(|p| p.lag_records.max(0)).sum(),
+                flow_lag: flow_lags(&i.flows, &i.lag_seconds),
                 partitions,
                 problems: i.problems.values().cloned().collect(),
             }
         })
     }
+}
+
+fn flow_lags(flows: &[String], lags: &BTreeMap<(String, String, i32), f64>) -> Vec<FlowLag> {
+    flows
+        .iter()
+        .map(|flow| FlowLag {
+            flow: flow.clone(),
+            lag_seconds: lags
+                .iter()
+                .filter(|((f, _, _), _)| f == flow)
+                .map(|(_, s)| *s)
+                .fold(0.0, f64::max),
+        })
+        .collect()
 }
 
 /// Per-topic sums of the partitions (which are ordered by flow and topic).
@@ -336,6 +373,31 @@ mod tests {
         // 1,000 records in a second, smoothed from 0: 300/s; 1,000 left.
         assert_eq!(orders.records_per_second, 300.0);
         assert_eq!(orders.eta_seconds, Some(4.0));
+    }
+
+    #[test]
+    fn a_flow_is_as_far_behind_as_its_furthest_partition() {
+        let board = StatusBoard::default();
+        board.add_flow("A->B");
+        board.add_flow("C->B");
+        board.set_lag_seconds("A->B", "orders", 0, 0.2);
+        board.set_lag_seconds("A->B", "orders", 1, 3.5);
+        board.set_lag_seconds("A->B", "audit", 0, 1.0);
+        let lag = |b: &StatusBoard, flow: &str| {
+            b.snapshot()
+                .flow_lag
+                .iter()
+                .find(|l| l.flow == flow)
+                .map(|l| l.lag_seconds)
+        };
+        assert_eq!(lag(&board, "A->B"), Some(3.5));
+        assert_eq!(
+            lag(&board, "C->B"),
+            Some(0.0),
+            "nothing copied yet: not behind"
+        );
+        board.remove_topic("A->B", "orders");
+        assert_eq!(lag(&board, "A->B"), Some(1.0));
     }
 
     #[test]
