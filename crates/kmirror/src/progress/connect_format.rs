@@ -76,7 +76,9 @@ pub fn encode_progress_value(progress: &SourceProgress) -> Vec<u8> {
         v["kmirror.next"] = json!(n);
     }
     if !progress.writers.is_empty() {
-        v["kmirror.producers"] = json!(progress.writers);
+        // A string: Connect refuses offsets whose values are not primitive (MM2 would then start over).
+        let ids: Vec<String> = progress.writers.iter().map(i64::to_string).collect();
+        v["kmirror.producers"] = json!(ids.join(","));
     }
     v.to_string().into_bytes()
 }
@@ -90,8 +92,8 @@ pub fn decode_progress_value(value: Option<&[u8]>) -> Option<SourceProgress> {
         next: v.get("kmirror.next").and_then(Value::as_i64),
         writers: v
             .get("kmirror.producers")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_i64).collect())
+            .and_then(Value::as_str)
+            .map(|ids| ids.split(',').filter_map(|id| id.trim().parse().ok()).collect())
             .unwrap_or_default(),
     })
 }
@@ -204,7 +206,7 @@ mod tests {
         };
         assert_eq!(
             std::str::from_utf8(&encode_progress_value(&owned)).unwrap(),
-            r#"{"kmirror.downstream":40,"kmirror.next":43,"kmirror.producers":[4001,4002],"offset":41}"#
+            r#"{"kmirror.downstream":40,"kmirror.next":43,"kmirror.producers":"4001,4002","offset":41}"#
         );
         assert_eq!(
             decode_progress_value(Some(&encode_progress_value(&owned))),
