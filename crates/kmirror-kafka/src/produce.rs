@@ -95,6 +95,8 @@ struct Job {
 struct Identity {
     client: Client,
     base: Mutex<(i64, i16)>,
+    /// Every producer id batches were stamped with: the base one, then any a partition had to get.
+    used: Mutex<Vec<i64>>,
     lanes: Mutex<HashMap<i32, mpsc::UnboundedSender<lane::Outgoing>>>,
 }
 
@@ -159,6 +161,7 @@ impl Client {
             identity: Arc::new(Identity {
                 client: self.clone(),
                 base: Mutex::new(base),
+                used: Mutex::new(vec![base.0]),
                 lanes: Mutex::new(HashMap::new()),
             }),
             partitions: Arc::new(Mutex::new(HashMap::new())),
@@ -252,6 +255,16 @@ impl Producer {
     /// error runs on a higher epoch (or a new id) of its own.
     pub fn producer_id(&self) -> (i64, i16) {
         *self.identity.base.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every producer id this producer has stamped batches with (the base one first): whoever must recognise
+    /// its records on the target needs all of them.
+    pub fn producer_ids(&self) -> Vec<i64> {
+        self.identity
+            .used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -442,6 +455,11 @@ impl PartitionTask {
             match Identity::init_producer_id(&self.client).await {
                 Ok((pid, epoch)) => {
                     tracing::info!(tp = %self.tp, pid, epoch, "new producer id for partition");
+                    self.identity
+                        .used
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(pid);
                     self.producer_id = pid;
                     self.epoch = epoch;
                     self.need_new_pid = false;

@@ -125,7 +125,7 @@ pub async fn run_flow(
         offset_maps: OffsetMaps::new(flow.offset_lag_max),
         sync_history: read_sync_history(&flow, &clients).await,
     });
-    ctx.progress.set_writer(producer.producer_id().0);
+    ctx.progress.set_writers(producer.producer_ids());
     for (tp, p) in &stored {
         ctx.progress.load(tp, p.clone());
         if let Some(downstream) = p.downstream {
@@ -310,6 +310,8 @@ pub async fn run_flow(
                 }
             }
             _ = commit.tick() => {
+                // A partition that had to get a new producer id writes with it from now on.
+                ctx.progress.set_writers(ctx.producer.producer_ids());
                 ctx.status.sample_rates(&ctx.flow);
                 commit_progress(&ctx, &store).await;
                 syncs.write(&ctx).await;
@@ -557,7 +559,7 @@ impl Starter {
         )
         .await;
 
-        let writer = self.ctx.progress.writer();
+        let writers = self.ctx.progress.writers();
         let mut decided = Vec::with_capacity(observed.len());
         let mut recorded = Vec::new();
         for ((source, target, max_message_bytes, stored, seen), surplus) in
@@ -611,14 +613,16 @@ impl Starter {
                             writers: Vec::new(),
                         },
                     };
-                    if let Some(w) = writer
-                        && !p.writers.contains(&w)
-                    {
+                    if writers.iter().any(|w| !p.writers.contains(w)) {
                         // Earlier producers stay while their records past the progress are still to skip.
                         if skipped == 0 {
                             p.writers.clear();
                         }
-                        p.writers.push(w);
+                        for w in &writers {
+                            if !p.writers.contains(w) {
+                                p.writers.push(*w);
+                            }
+                        }
                         recorded.push((source.clone(), p, fresh));
                     } else if fresh {
                         recorded.push((source.clone(), p, fresh));

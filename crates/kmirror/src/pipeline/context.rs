@@ -2,7 +2,6 @@
 //! progress and offset-syncs for the writers that persist them.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kmirror_kafka::{Producer, TopicPartition};
@@ -30,30 +29,21 @@ pub struct FlowContext {
 }
 
 /// The latest acknowledged position of every source partition; the committer persists what changed.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct ProgressBook {
     entries: Mutex<BTreeMap<TopicPartition, (SourceProgress, bool)>>,
-    /// The producer id this run writes target partitions with (-1 before it is known).
-    writer: AtomicI64,
-}
-
-impl Default for ProgressBook {
-    fn default() -> Self {
-        Self {
-            entries: Mutex::default(),
-            writer: AtomicI64::new(-1),
-        }
-    }
+    /// The producer ids this run writes target partitions with (empty before they are known).
+    writers: Mutex<Vec<i64>>,
 }
 
 impl ProgressBook {
-    /// Names the producer id every position acknowledged from now on was written with.
-    pub fn set_writer(&self, producer_id: i64) {
-        self.writer.store(producer_id, Ordering::Relaxed);
+    /// Names the producer ids every position acknowledged from now on may have been written with.
+    pub fn set_writers(&self, producer_ids: Vec<i64>) {
+        *lock(&self.writers) = producer_ids;
     }
 
-    pub fn writer(&self) -> Option<i64> {
-        Some(self.writer.load(Ordering::Relaxed)).filter(|w| *w >= 0)
+    pub fn writers(&self) -> Vec<i64> {
+        lock(&self.writers).clone()
     }
 
     /// The target acknowledged source offset `source` at target offset `target`.
@@ -66,7 +56,7 @@ impl ProgressBook {
                     offset: source,
                     downstream: Some(target),
                     next: None,
-                    writers: self.writer().into_iter().collect(),
+                    writers: self.writers(),
                 },
                 true,
             ),
@@ -81,10 +71,10 @@ impl ProgressBook {
             .get(tp)
             .map(|(p, _)| p.writers.clone())
             .unwrap_or_default();
-        if let Some(w) = self.writer()
-            && !writers.contains(&w)
-        {
-            writers.push(w);
+        for w in self.writers() {
+            if !writers.contains(&w) {
+                writers.push(w);
+            }
         }
         e.insert(
             tp.clone(),
