@@ -93,7 +93,11 @@ pub fn decode_progress_value(value: Option<&[u8]>) -> Option<SourceProgress> {
         writers: v
             .get("kmirror.producers")
             .and_then(Value::as_str)
-            .map(|ids| ids.split(',').filter_map(|id| id.trim().parse().ok()).collect())
+            .map(|ids| {
+                ids.split(',')
+                    .filter_map(|id| id.trim().parse().ok())
+                    .collect()
+            })
             .unwrap_or_default(),
     })
 }
