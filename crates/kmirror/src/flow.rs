@@ -299,13 +299,22 @@ pub async fn run_flow(
                     }
                 }
             }
+            // Every step below gives way to a stop: a cluster that stopped answering must not hold it up.
             _ = config_sync.tick(), if flow.sync_topic_configs.enabled => {
-                if let Err(e) = topic_sync.sync_configs().await {
+                let synced = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    synced = topic_sync.sync_configs() => synced,
+                };
+                if let Err(e) = synced {
                     tracing::warn!(flow = %name, error = %e, "topic config sync failed; retrying");
                 }
             }
             _ = acl_sync.tick(), if flow.sync_topic_acls.enabled => {
-                if let Err(e) = topic_sync.sync_acls().await {
+                let synced = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    synced = topic_sync.sync_acls() => synced,
+                };
+                if let Err(e) = synced {
                     tracing::warn!(flow = %name, error = %e, "topic ACL sync failed; retrying");
                 }
             }
@@ -313,8 +322,13 @@ pub async fn run_flow(
                 // A partition that had to get a new producer id writes with it from now on.
                 ctx.progress.set_writers(ctx.producer.producer_ids());
                 ctx.status.sample_rates(&ctx.flow);
-                commit_progress(&ctx, &store).await;
-                syncs.write(&ctx).await;
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = async {
+                        commit_progress(&ctx, &store).await;
+                        syncs.write(&ctx).await;
+                    } => {}
+                }
             }
             Some(event) = event_rx.recv() => match event {
                 FetchEvent::SourceDeleted(tp) => {
@@ -404,19 +418,41 @@ async fn read_sync_history(flow: &FlowConfig, clients: &FlowClients) -> SyncHist
     }
 }
 
+/// Cancel-safe: positions whose commit did not finish (failed, or the future was dropped at shutdown) are
+/// committed again next time.
 async fn commit_progress(ctx: &FlowContext, store: &ProgressStore) {
     let dirty = ctx.progress.take_dirty();
     if dirty.is_empty() {
         return;
     }
+    let mut retry = RetryUnlessCommitted {
+        ctx,
+        tps: dirty.iter().map(|(tp, _)| tp.clone()).collect(),
+        committed: false,
+    };
     if let Err(e) = store.commit(&dirty).await {
         tracing::warn!(flow = %ctx.flow, error = %e, "committing progress failed; will retry");
         ctx.status.problem(&ctx.flow, "progress", e.to_string());
-        for (tp, _) in &dirty {
-            ctx.progress.retry(tp);
-        }
     } else {
+        retry.committed = true;
         ctx.status.resolve(&ctx.flow, "progress");
+    }
+}
+
+/// Marks positions dirty again unless their commit completed.
+struct RetryUnlessCommitted<'a> {
+    ctx: &'a FlowContext,
+    tps: Vec<TopicPartition>,
+    committed: bool,
+}
+
+impl Drop for RetryUnlessCommitted<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            for tp in &self.tps {
+                self.ctx.progress.retry(tp);
+            }
+        }
     }
 }
 
@@ -831,16 +867,22 @@ impl OffsetSyncWriter {
         }
     }
 
+    /// Cancel-safe: syncs not written when the future is dropped (shutdown) are put back.
     async fn write(&self, ctx: &FlowContext) {
-        let pending = ctx.offset_syncs.take();
         let Some(producer) = &self.producer else {
-            remember(ctx, &pending);
+            remember(ctx, &ctx.offset_syncs.take());
             return;
         };
+        let mut unwritten = Unwritten {
+            ctx,
+            pending: ctx.offset_syncs.take(),
+            written: 0,
+        };
         let now = now_ms();
-        let mut written = 0;
         // One produce request per chunk: a backlog of syncs must not exceed the broker's batch size limit.
-        for chunk in pending.chunks(SYNCS_PER_BATCH) {
+        while unwritten.written < unwritten.pending.len() {
+            let end = (unwritten.written + SYNCS_PER_BATCH).min(unwritten.pending.len());
+            let chunk = &unwritten.pending[unwritten.written..end];
             let records: Vec<OutRecord> = chunk
                 .iter()
                 // The point before a fresh start (offset -1 on a side) is no record: MM2 readers never see it.
@@ -873,15 +915,29 @@ impl OffsetSyncWriter {
                     break;
                 }
             }
-            written += chunk.len();
+            remember(ctx, &unwritten.pending[unwritten.written..end]);
+            ctx.metrics
+                .offset_syncs
+                .get_or_create(&Metrics::flow_labels(&ctx.source_alias, &ctx.target_alias))
+                .inc_by((end - unwritten.written) as u64);
+            unwritten.written = end;
         }
-        remember(ctx, &pending[..written]);
-        ctx.metrics
-            .offset_syncs
-            .get_or_create(&Metrics::flow_labels(&ctx.source_alias, &ctx.target_alias))
-            .inc_by(written as u64);
-        if written < pending.len() {
-            ctx.offset_syncs.push_front(pending[written..].to_vec());
+    }
+}
+
+/// Offset-syncs taken for writing; whatever was not written goes back when this is dropped.
+struct Unwritten<'a> {
+    ctx: &'a FlowContext,
+    pending: Vec<(TopicPartition, SyncPoint)>,
+    written: usize,
+}
+
+impl Drop for Unwritten<'_> {
+    fn drop(&mut self) {
+        if self.written < self.pending.len() {
+            self.ctx
+                .offset_syncs
+                .push_front(self.pending[self.written..].to_vec());
         }
     }
 }

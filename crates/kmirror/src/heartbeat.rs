@@ -125,7 +125,11 @@ impl HeartbeatEmitter {
             }
             // After a failed write: the topic may have been deleted; make it exist again.
             if check_topic {
-                match self.ensure_once().await {
+                let ensured = tokio::select! {
+                    () = cancel.cancelled() => break,
+                    r = self.ensure_once() => r,
+                };
+                match ensured {
                     Ok(()) => check_topic = false,
                     Err(message) => {
                         self.problem(message);
@@ -135,7 +139,10 @@ impl HeartbeatEmitter {
             }
             let p = match &producer {
                 Some(p) => p.clone(),
-                None => match self.target.client().idempotent_producer().await {
+                None => match tokio::select! {
+                    () = cancel.cancelled() => break,
+                    r = self.target.client().idempotent_producer() => r,
+                } {
                     Ok(p) => {
                         producer = Some(p.clone());
                         p
