@@ -70,6 +70,8 @@ async fn target_broker_restart_mid_copy_loses_and_duplicates_nothing() {
     // SIGTERM while the target is gone: kmirror stops without waiting out its whole grace period for
     // acknowledgements that cannot come, says so, and a restart (target back) copies the rest exactly.
     b.kill();
+    // Whatever happens below, later test binaries need B running again.
+    let mut restart_b = support::StartOnDrop(Some(b.clone()));
     let more: Vec<ProducedRecord> = (0..5_000i32)
         .map(|i| ProducedRecord {
             partition: i % 3,
@@ -90,8 +92,8 @@ async fn target_broker_restart_mid_copy_loses_and_duplicates_nothing() {
         "the stop says what was not acknowledged:\n{}",
         tail(&mirror.log_text(), 20)
     );
-    let back = b.clone();
-    tokio::task::spawn_blocking(move || back.start())
+    let back = restart_b.0.take();
+    tokio::task::spawn_blocking(move || back.map(|c| c.start()))
         .await
         .expect("broker started");
     mirror.restart();

@@ -176,6 +176,7 @@ async fn failover_then_failback_rebuilds_the_old_primary_moves_the_group_back_an
         .collect();
     assert_eq!(orphans.len(), 90);
     a.kill();
+    let mut restart_a = support::StartOnDrop(Some(a.clone()));
 
     // Unplanned failover; the applications go on on B.
     let (ok, stdout, stderr) =
@@ -202,7 +203,9 @@ async fn failover_then_failback_rebuilds_the_old_primary_moves_the_group_back_an
     );
 
     // A comes back; kmirror run, started again, honours the fence.
-    a.start();
+    if let Some(a) = restart_a.0.take() {
+        a.start();
+    }
     mirror.restart();
     wait_for("kmirror run to report the fence", &mirror, || {
         mirror.log_text().contains("not replicating: flow")

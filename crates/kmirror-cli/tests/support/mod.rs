@@ -244,3 +244,15 @@ pub fn metric_value(metrics: &str, name: &str, needles: &[&str]) -> Option<f64> 
         .filter(|l| l.starts_with(name) && needles.iter().all(|n| l.contains(n)))
         .find_map(|l| l.rsplit(' ').next()?.parse().ok())
 }
+
+/// Starts a stopped cluster again when dropped (also when the test panics), unless taken first: later test
+/// binaries need every cluster running.
+pub struct StartOnDrop(pub Option<kmirror_testkit::Cluster>);
+
+impl Drop for StartOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            c.start();
+        }
+    }
+}
