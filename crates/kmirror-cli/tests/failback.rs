@@ -15,22 +15,11 @@ use kmirror_testkit::{
     unique_topic,
 };
 use support::groups::{committed, consume};
-use support::{Mirror, compare, mm2_properties, plain_records, tail, wait_for_records};
+use support::{
+    Mirror, compare, mm2_properties, plain_records, run_kmirror, tail, wait_for_records,
+};
 
 const WAIT: Duration = Duration::from_secs(180);
-
-fn run_kmirror(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kmirror"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run kmirror");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// `kmirror status --json` for one flow: (exit code 0, the flow's state, its lag in records).
 fn status(config: &str, flow: &str) -> (bool, String, Option<i64>) {

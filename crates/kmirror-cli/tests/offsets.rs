@@ -7,7 +7,6 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kmirror_testkit::{
@@ -17,8 +16,8 @@ use kmirror_testkit::{
 use support::checkpoints::checkpoints_via_java;
 use support::groups::{Consumed, committed, consume, state};
 use support::{
-    Mirror, free_port, http_get, metric_value, mm2_properties, plain_records, record_total, tail,
-    wait_for_records,
+    Mirror, free_port, http_get, metric_value, mm2_properties, plain_records, record_total,
+    run_kmirror, tail, wait_for_records,
 };
 
 const WAIT: Duration = Duration::from_secs(180);
@@ -126,19 +125,6 @@ async fn check_moved_group(
         "per partition, B's records in order are exactly the ones the group had not consumed on A"
     );
     moved
-}
-
-fn run_kmirror(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kmirror"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run kmirror");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// S1/S2, items 31, 37, 38: 7,000 of 20,000 records on 6 partitions consumed on A; on B the group reads the

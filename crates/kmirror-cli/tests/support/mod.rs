@@ -256,3 +256,17 @@ impl Drop for StartOnDrop {
         }
     }
 }
+
+/// Runs a `kmirror` operator command to its end: (exit code 0, stdout, stderr).
+pub fn run_kmirror(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kmirror"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run kmirror");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

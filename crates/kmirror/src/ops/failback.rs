@@ -52,7 +52,7 @@ use crate::internal_topics::read_each;
 use crate::mm2::OffsetSync;
 use crate::pipeline::forwarder::now_ms;
 use crate::policy::{PatternList, PolicyKind, TopicFilter, should_replicate_topic};
-use crate::progress::{NO_WRITER, SourceProgress, read_progress};
+use crate::progress::{SourceProgress, read_progress};
 use crate::telemetry::{Metrics, StatusBoard};
 
 /// Written last into the export folder: the export is complete and describes it.
@@ -532,12 +532,7 @@ impl Failback {
                     .map_or(0, |(_, e)| *e);
                 (
                     tp.clone(),
-                    SourceProgress {
-                        offset: start - 1,
-                        downstream: Some(a_end - 1),
-                        next: None,
-                        writers: vec![NO_WRITER],
-                    },
+                    SourceProgress::set_by_operator(start - 1, a_end - 1),
                 )
             })
             .collect();
@@ -683,15 +678,9 @@ impl Failback {
             .reprotect
             .iter()
             .filter_map(|(tp, (source, target))| {
-                let (topic, partition) = tp.rsplit_once('-')?;
                 Some((
-                    TopicPartition::new(topic, partition.parse().ok()?),
-                    SourceProgress {
-                        offset: *source,
-                        downstream: Some(*target),
-                        next: None,
-                        writers: vec![NO_WRITER],
-                    },
+                    parse_partition(tp)?,
+                    SourceProgress::set_by_operator(*source, *target),
                 ))
             })
             .collect();
@@ -771,16 +760,13 @@ impl Failback {
             message: e.to_string(),
         })?;
         for (tp, (source, target)) in reprotect {
-            let Some((topic, partition)) = tp.rsplit_once('-') else {
-                continue;
-            };
-            let Ok(partition) = partition.parse() else {
-                continue;
-            };
-            if *source >= 0 && *target >= 0 {
+            if let Some(tp) = parse_partition(tp)
+                && *source >= 0
+                && *target >= 0
+            {
                 syncs.push(OffsetSync {
-                    topic: topic.to_string(),
-                    partition,
+                    topic: tp.topic,
+                    partition: tp.partition,
                     upstream_offset: *source,
                     downstream_offset: *target,
                 });
@@ -827,6 +813,12 @@ impl Failback {
         }
         Ok(())
     }
+}
+
+/// `topic-N` (as [`TopicPartition`] displays) back into a partition.
+fn parse_partition(text: &str) -> Option<TopicPartition> {
+    let (topic, partition) = text.rsplit_once('-')?;
+    Some(TopicPartition::new(topic, partition.parse().ok()?))
 }
 
 fn cluster_err(what: &str, alias: &str, e: kmirror_kafka::Error) -> FailbackError {

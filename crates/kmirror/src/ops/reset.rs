@@ -15,9 +15,7 @@ use crate::discovery::{CONNECT_OFFSETS_PARTITIONS, ensure_internal_topic};
 use crate::flow_state::read_flow_state;
 use crate::pipeline::forwarder::now_ms;
 use crate::policy::should_replicate_topic;
-use crate::progress::{
-    NO_WRITER, ProgressStore, SourceProgress, progress_topic, read_progress_timed,
-};
+use crate::progress::{ProgressStore, SourceProgress, progress_topic, read_progress_timed};
 
 /// Progress committed more recently than this means a `kmirror run` is probably copying the flow.
 const RUNNING_WINDOW_MS: i64 = 10_000;
@@ -142,12 +140,7 @@ pub async fn plan_reset(clients: &OpsClients, to: ResetTo) -> Result<ResetPlan, 
             after,
             target_next,
             copied_again: before.map_or(0, |b| (b - after).max(0)),
-            progress: Some(SourceProgress {
-                offset: after - 1,
-                downstream: Some(target_next - 1),
-                next: None,
-                writers: vec![NO_WRITER],
-            }),
+            progress: Some(SourceProgress::set_by_operator(after - 1, target_next - 1)),
         });
     }
     Ok(ResetPlan {

@@ -34,6 +34,17 @@ pub struct SourceProgress {
 pub const NO_WRITER: i64 = -1;
 
 impl SourceProgress {
+    /// A position an operator command sets (reset, failback): the last source offset taken as copied and where
+    /// it sits on the target, with no kmirror writer named, so any target record found past it is foreign.
+    pub fn set_by_operator(last_source: i64, last_target: i64) -> Self {
+        Self {
+            offset: last_source,
+            downstream: Some(last_target),
+            next: None,
+            writers: vec![NO_WRITER],
+        }
+    }
+
     /// The first source offset not yet handled.
     pub fn next_offset(&self) -> i64 {
         self.next.unwrap_or(self.offset + 1).max(self.offset + 1)
