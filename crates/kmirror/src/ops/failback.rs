@@ -297,15 +297,10 @@ impl Failback {
         let a_parts = self
             .partitions(&self.a, self.pairs.iter().map(|p| &p.0))
             .await?;
-        let b_parts = self
-            .partitions(&self.b, self.pairs.iter().map(|p| &p.1))
-            .await?;
+        let b_bounds = self.bounds_of(Side::New).await?;
         let a_bounds = bounds(&self.a, &a_parts)
             .await
             .map_err(|e| cluster_err("listing offsets", self.a_alias(), e))?;
-        let b_bounds = bounds(&self.b, &b_parts)
-            .await
-            .map_err(|e| cluster_err("listing offsets", self.b_alias(), e))?;
         let mut topics = Vec::new();
         for (a_topic, b_topic) in &self.pairs {
             let mut t = TopicPlan {
@@ -400,6 +395,30 @@ impl Failback {
                     .map(|p| TopicPartition::new(t.name.clone(), *p))
             })
             .collect())
+    }
+
+    /// (start, end) of every partition of the mirrored topics on one side.
+    async fn bounds_of(
+        &self,
+        side: Side,
+    ) -> Result<BTreeMap<TopicPartition, (i64, i64)>, FailbackError> {
+        let (client, alias) = match side {
+            Side::Old => (&self.a, self.a_alias()),
+            Side::New => (&self.b, self.b_alias()),
+        };
+        let parts = match side {
+            Side::Old => {
+                self.partitions(client, self.pairs.iter().map(|p| &p.0))
+                    .await?
+            }
+            Side::New => {
+                self.partitions(client, self.pairs.iter().map(|p| &p.1))
+                    .await?
+            }
+        };
+        bounds(client, &parts)
+            .await
+            .map_err(|e| cluster_err("listing offsets", alias, e))
     }
 
     /// Refuses to go on while A is being written (only before anything was changed).
@@ -515,15 +534,8 @@ impl Failback {
             });
         }
         // The reverse copy starts at B's start, landing after A's (now empty) end.
-        let b_parts = self
-            .partitions(&self.b, self.pairs.iter().map(|p| &p.1))
-            .await?;
-        let b_bounds = bounds(&self.b, &b_parts)
-            .await
-            .map_err(|e| cluster_err("listing offsets", self.b_alias(), e))?;
-        let a_bounds = bounds(&self.a, &a_parts)
-            .await
-            .map_err(|e| cluster_err("listing offsets", self.a_alias(), e))?;
+        let b_bounds = self.bounds_of(Side::New).await?;
+        let a_bounds = self.bounds_of(Side::Old).await?;
         let entries: Vec<(TopicPartition, SourceProgress)> = b_bounds
             .iter()
             .map(|(tp, (start, _))| {
@@ -625,18 +637,8 @@ impl Failback {
     ) -> Result<CutoverReport, FailbackError> {
         let report = cutover(&self.ops(), None, Duration::from_secs(60), command, |_| {}).await?;
         if report.safe_to_switch {
-            let a_parts = self
-                .partitions(&self.a, self.pairs.iter().map(|p| &p.0))
-                .await?;
-            let a_bounds = bounds(&self.a, &a_parts)
-                .await
-                .map_err(|e| cluster_err("listing offsets", self.a_alias(), e))?;
-            let b_parts = self
-                .partitions(&self.b, self.pairs.iter().map(|p| &p.1))
-                .await?;
-            let b_bounds = bounds(&self.b, &b_parts)
-                .await
-                .map_err(|e| cluster_err("listing offsets", self.b_alias(), e))?;
+            let a_bounds = self.bounds_of(Side::Old).await?;
+            let b_bounds = self.bounds_of(Side::New).await?;
             let mut reprotect = BTreeMap::new();
             for (a_topic, b_topic) in &self.pairs {
                 for (tp, (_, a_end)) in a_bounds.iter().filter(|(tp, _)| &tp.topic == a_topic) {
@@ -717,12 +719,7 @@ impl Failback {
         } else {
             &self.b
         };
-        let a_parts = self
-            .partitions(&self.a, self.pairs.iter().map(|p| &p.0))
-            .await?;
-        let a_bounds = bounds(&self.a, &a_parts)
-            .await
-            .map_err(|e| cluster_err("listing offsets", self.a_alias(), e))?;
+        let a_bounds = self.bounds_of(Side::Old).await?;
         let to_a: BTreeMap<&str, &str> = self
             .pairs
             .iter()
@@ -813,6 +810,13 @@ impl Failback {
         }
         Ok(())
     }
+}
+
+/// The old primary (the flow's source) or the new one (its target).
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Old,
+    New,
 }
 
 /// `topic-N` (as [`TopicPartition`] displays) back into a partition.
