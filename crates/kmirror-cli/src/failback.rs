@@ -308,6 +308,15 @@ fn render_plan(plan: &FailbackPlan, fb: &Failback) -> String {
          exported (they reached {a} but never {b}), {} copied back",
         plan.records_to_wipe, plan.orphans, plan.records_to_copy
     );
+    let _ = writeln!(
+        out,
+        "consumer groups to move back to {a} at the switch: {}",
+        if plan.groups.is_empty() {
+            "none".to_string()
+        } else {
+            plan.groups.join(", ")
+        }
+    );
     if !plan.left_alone.is_empty() {
         let _ = writeln!(
             out,

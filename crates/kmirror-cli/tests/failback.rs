@@ -219,6 +219,12 @@ async fn failover_then_failback_rebuilds_the_old_primary_moves_the_group_back_an
         "{stdout}"
     );
     assert!(!export.exists(), "a dry run writes nothing");
+    assert!(
+        stdout.contains(&format!(
+            "consumer groups to move back to {src} at the switch: {group}"
+        )),
+        "the plan names the groups: {stdout}"
+    );
 
     // kill -9 right after A was emptied, then again during the reverse copy: each run after that resumes,
     // never exporting or wiping twice.

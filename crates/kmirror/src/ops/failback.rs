@@ -51,7 +51,9 @@ use crate::internal_records::{OutRecord, encode_batch};
 use crate::internal_topics::read_each;
 use crate::mm2::OffsetSync;
 use crate::pipeline::forwarder::now_ms;
-use crate::policy::{PatternList, PolicyKind, TopicFilter, should_replicate_topic};
+use crate::policy::{
+    PatternList, PolicyKind, TopicFilter, should_replicate_group, should_replicate_topic,
+};
 use crate::progress::{SourceProgress, read_progress};
 use crate::telemetry::{Metrics, StatusBoard};
 
@@ -140,6 +142,8 @@ pub struct FailbackPlan {
     pub topics: Vec<TopicPlan>,
     /// Mirrored topics on A with no copy on B: left as they are.
     pub left_alone: Vec<String>,
+    /// Consumer groups on B (within the flow's group filter) that move back to A at the switch.
+    pub groups: Vec<String>,
     pub orphans: i64,
     pub records_to_copy: i64,
     pub records_to_wipe: i64,
@@ -342,7 +346,21 @@ impl Failback {
             written_meanwhile.dedup();
         }
         let left_alone = self.left_alone().await;
+        let groups = Admin::new(self.b.clone())
+            .list_groups()
+            .await
+            .map(|listed| {
+                let mut names: Vec<String> = listed
+                    .into_iter()
+                    .map(|g| g.group_id)
+                    .filter(|g| should_replicate_group(&self.forward, g).is_ok())
+                    .collect();
+                names.sort();
+                names
+            })
+            .map_err(|e| cluster_err("listing consumer groups", self.b_alias(), e))?;
         Ok(FailbackPlan {
+            groups,
             flow: self.forward.name(),
             orphans: topics.iter().map(|t| t.orphans).sum(),
             records_to_copy: topics.iter().map(|t| t.copy).sum(),
