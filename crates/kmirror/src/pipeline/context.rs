@@ -48,46 +48,42 @@ impl ProgressBook {
 
     /// The target acknowledged source offset `source` at target offset `target`.
     pub fn acked(&self, tp: &TopicPartition, source: i64, target: i64) {
-        let mut e = lock(&self.entries);
-        e.insert(
-            tp.clone(),
-            (
-                SourceProgress {
-                    offset: source,
-                    downstream: Some(target),
-                    next: None,
-                    writers: self.writers(),
-                },
-                true,
-            ),
-        );
+        let writers = self.writers();
+        self.set(tp, source, target, |_| writers);
     }
 
     /// Source offset `source` was found already on the target at `target` (written before a restart): the
     /// producer ids recorded before stay, since target records past `target` may still carry them.
     pub fn skipped(&self, tp: &TopicPartition, source: i64, target: i64) {
-        let mut e = lock(&self.entries);
-        let mut writers = e
-            .get(tp)
-            .map(|(p, _)| p.writers.clone())
-            .unwrap_or_default();
-        for w in self.writers() {
-            if !writers.contains(&w) {
-                writers.push(w);
+        let current = self.writers();
+        self.set(tp, source, target, |before| {
+            let mut writers = before.to_vec();
+            for w in current {
+                if !writers.contains(&w) {
+                    writers.push(w);
+                }
             }
-        }
-        e.insert(
-            tp.clone(),
-            (
-                SourceProgress {
-                    offset: source,
-                    downstream: Some(target),
-                    next: None,
-                    writers,
-                },
-                true,
-            ),
-        );
+            writers
+        });
+    }
+
+    /// Records a new position, its writers computed from the ones recorded before, and marks it for commit.
+    fn set(
+        &self,
+        tp: &TopicPartition,
+        source: i64,
+        target: i64,
+        writers: impl FnOnce(&[i64]) -> Vec<i64>,
+    ) {
+        let mut e = lock(&self.entries);
+        let writers = writers(e.get(tp).map_or(&[][..], |(p, _)| &p.writers));
+        let progress = SourceProgress {
+            offset: source,
+            downstream: Some(target),
+            next: None,
+            writers,
+        };
+        e.insert(tp.clone(), (progress, true));
     }
 
     /// Nothing is in flight and everything below `next` is handled: what followed the last acknowledged record
